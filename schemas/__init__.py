@@ -1,0 +1,47 @@
+"""Message contracts of Quartermaster: one frozen pydantic model per topic, v1."""
+
+from schemas.envelope import Envelope, content_id
+from schemas.orders import (
+    DemandLine,
+    OrderParsed,
+    OrderRejected,
+    OrderSubmitted,
+    Priority,
+    RefusalCategory,
+    RejectionOutcome,
+)
+from schemas.plans import (
+    Approval,
+    Decision,
+    PlanDecided,
+    PlanProposed,
+    PlanReleased,
+    Route,
+    SolverStats,
+    Stop,
+    Unserved,
+)
+from schemas.topics import CONTRACTS, Topic
+
+__all__ = [
+    "CONTRACTS",
+    "Approval",
+    "Decision",
+    "DemandLine",
+    "Envelope",
+    "OrderParsed",
+    "OrderRejected",
+    "OrderSubmitted",
+    "PlanDecided",
+    "PlanProposed",
+    "PlanReleased",
+    "Priority",
+    "RefusalCategory",
+    "RejectionOutcome",
+    "Route",
+    "SolverStats",
+    "Stop",
+    "Topic",
+    "Unserved",
+    "content_id",
+]

@@ -1,0 +1,100 @@
+"""Order contracts: free text in, a structured demand or a reasoned rejection out."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.envelope import Envelope
+
+
+class Priority(StrEnum):
+    """Order priority; the planner turns it into a drop penalty."""
+
+    URGENT = "urgent"
+    PRIORITY = "priority"
+    ROUTINE = "routine"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more pressing."""
+        return {"urgent": 3, "priority": 2, "routine": 1}[self.value]
+
+
+class RejectionOutcome(StrEnum):
+    """Why an order did not become a demand."""
+
+    CLARIFY = "clarify"
+    REFUSED = "refused"
+    INVALID = "invalid"
+
+
+class RefusalCategory(StrEnum):
+    """The red line a refused order crossed."""
+
+    SURVEILLANCE = "surveillance"
+    USE_OF_FORCE = "use_of_force"
+
+
+class OrderSubmitted(Envelope):
+    """A free-text supply order as a person wrote it."""
+
+    order_id: str = Field(min_length=1, max_length=128)
+    text: str = Field(min_length=1, max_length=20_000)
+    submitted_by: str | None = Field(default=None, max_length=200)
+
+
+class DemandLine(BaseModel):
+    """One catalog item and a whole quantity in the catalog unit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=1_000_000)
+    unit: str = Field(min_length=1, max_length=16)
+
+
+class OrderParsed(Envelope):
+    """A structured demand the planner can act on."""
+
+    order_id: str = Field(min_length=1, max_length=128)
+    destination: str = Field(min_length=1, max_length=64)
+    lines: tuple[DemandLine, ...] = Field(min_length=1)
+    priority: Priority = Priority.ROUTINE
+    not_before: AwareDatetime | None = None
+    deliver_by: AwareDatetime | None = None
+    requester: str | None = None
+    submitted_by: str | None = None
+    text: str
+    confidence: dict[str, float] = Field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    parser: str = Field(default="", description="backend/model that extracted the fields")
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> OrderParsed:
+        if self.not_before and self.deliver_by and self.not_before > self.deliver_by:
+            raise ValueError("not_before must not be later than deliver_by")
+        if len({line.sku for line in self.lines}) != len(self.lines):
+            raise ValueError("each SKU may appear only once in lines")
+        return self
+
+
+class OrderRejected(Envelope):
+    """An order that needs clarification, crossed a red line, or could not be read."""
+
+    order_id: str = Field(min_length=1, max_length=128)
+    outcome: RejectionOutcome
+    category: RefusalCategory | None = None
+    missing: tuple[Literal["destination", "quantity", "item", "time"], ...] = ()
+    reasons: tuple[str, ...] = Field(min_length=1)
+    text: str | None = None
+    submitted_by: str | None = None
+    flags: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _category_only_for_refusals(self) -> OrderRejected:
+        if (self.outcome is RejectionOutcome.REFUSED) != (self.category is not None):
+            raise ValueError("category is required for refused orders and only for them")
+        return self

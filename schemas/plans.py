@@ -1,0 +1,145 @@
+"""Plan contracts: proposed by the planner, decided by a human, released by the gate."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.envelope import Envelope, sha256_hex
+from schemas.orders import DemandLine, Priority
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Stop(_Frozen):
+    """A delivery of one order at one location."""
+
+    order_id: str
+    location: str
+    arrival: AwareDatetime
+    departure: AwareDatetime
+    lines: tuple[DemandLine, ...]
+    priority: Priority
+    handling: tuple[str, ...] = ()
+    load_kg: float = Field(ge=0, description="weight delivered at this stop")
+    late_min: int = Field(default=0, ge=0)
+
+
+class Route(_Frozen):
+    """One vehicle's tour from its depot and back."""
+
+    vehicle_id: str
+    depot: str
+    start: AwareDatetime
+    end: AwareDatetime
+    stops: tuple[Stop, ...]
+    distance_km: float = Field(ge=0)
+    load_kg: float = Field(ge=0)
+    load_m3: float = Field(ge=0)
+
+
+class Unserved(_Frozen):
+    """An order the plan leaves out, and why."""
+
+    order_id: str
+    priority: Priority
+    reason: str
+
+
+class SolverStats(_Frozen):
+    """How the plan was found."""
+
+    status: str
+    objective: int
+    wall_seconds: float = Field(ge=0)
+    time_limit_seconds: float = Field(gt=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlanProposed(Envelope):
+    """A delivery plan waiting for human review."""
+
+    plan_id: str
+    plan_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    order_ids: tuple[str, ...] = Field(min_length=1)
+    requested_by: tuple[str, ...] = ()
+    routes: tuple[Route, ...]
+    unserved: tuple[Unserved, ...] = ()
+    distance_km: float = Field(ge=0)
+    solver: SolverStats
+    scenario: str = Field(description="scenario name and content hash the plan was built from")
+    risk: tuple[str, ...] = ()
+    approvals_required: int = Field(default=1, ge=1, le=5)
+    expires_at: AwareDatetime
+
+    def content(self) -> dict[str, Any]:
+        """The part of the plan the hash covers: everything but the envelope and the hash."""
+        return self.model_dump(
+            mode="json", exclude={"message_id", "occurred_at", "schema_version", "plan_hash"}
+        )
+
+    def computed_hash(self) -> str:
+        """SHA-256 over the canonical JSON of the plan content."""
+        return sha256_hex(self.content())
+
+
+class Decision(StrEnum):
+    """What a human decided about a plan."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class PlanDecided(Envelope):
+    """A human decision about one exact plan, signed with the operator's Ed25519 key."""
+
+    plan_id: str
+    plan_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    decision: Decision
+    operator_id: str = Field(min_length=1, max_length=64)
+    role: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=2000)
+    decided_at: AwareDatetime
+    expires_at: AwareDatetime
+    key_id: str = Field(default="", description="fingerprint of the signing public key")
+    signature: str = Field(default="", description="base64 Ed25519 signature of signed_payload()")
+
+    def signed_payload(self) -> dict[str, Any]:
+        """The canonical envelope that the signature covers."""
+        return {
+            "type": "qm.plan-decision.v1",
+            "plan_id": self.plan_id,
+            "plan_hash": self.plan_hash,
+            "decision": self.decision.value,
+            "operator_id": self.operator_id,
+            "role": self.role,
+            "reason": self.reason,
+            "decided_at": self.decided_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "key_id": self.key_id,
+        }
+
+
+class Approval(_Frozen):
+    """The verified approval a released plan carries."""
+
+    operator_id: str
+    role: str
+    key_id: str
+    decided_at: AwareDatetime
+    reason: str
+    signature: str
+    decision_id: str
+
+
+class PlanReleased(Envelope):
+    """A plan a human approved and the gate verified: what downstream systems execute."""
+
+    plan_id: str
+    plan_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    approvals: tuple[Approval, ...] = Field(min_length=1)
+    plan: PlanProposed

@@ -1,0 +1,36 @@
+"""The single list of topics and the contract each one carries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted
+from schemas.plans import PlanDecided, PlanProposed, PlanReleased
+
+
+class Topic(StrEnum):
+    """Kafka topics, named `<domain>.<event>.v<major>`."""
+
+    ORDERS_SUBMITTED = "orders.submitted.v1"
+    ORDERS_PARSED = "orders.parsed.v1"
+    ORDERS_REJECTED = "orders.rejected.v1"
+    PLANS_PROPOSED = "plans.proposed.v1"
+    PLANS_DECIDED = "plans.decided.v1"
+    PLANS_RELEASED = "plans.released.v1"
+
+    @property
+    def dlq(self) -> str:
+        """The dead-letter topic for malformed messages read from this topic."""
+        return f"{self.value}.dlq"
+
+
+CONTRACTS: dict[Topic, type[BaseModel]] = {
+    Topic.ORDERS_SUBMITTED: OrderSubmitted,
+    Topic.ORDERS_PARSED: OrderParsed,
+    Topic.ORDERS_REJECTED: OrderRejected,
+    Topic.PLANS_PROPOSED: PlanProposed,
+    Topic.PLANS_DECIDED: PlanDecided,
+    Topic.PLANS_RELEASED: PlanReleased,
+}

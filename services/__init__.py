@@ -1,0 +1,1 @@
+"""Quartermaster services: parser, planner, release gate and the qm CLI."""

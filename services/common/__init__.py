@@ -1,0 +1,1 @@
+"""What every service shares: settings base, broker factory, scenario, signing, metrics wiring."""

@@ -1,0 +1,51 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SCENARIO = REPO_ROOT / "deploy" / "scenarios" / "demo.yaml"
+
+
+class CommonSettings(BaseSettings):
+    """Kafka, scenario and state settings shared by every service and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="QM_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:19092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP", "QM_KAFKA_BOOTSTRAP"),
+        description="bootstrap servers; defaults to the local broker started by deploy/kafka",
+    )
+    partitions: int = Field(
+        default=3,
+        ge=1,
+        le=256,
+        validation_alias=AliasChoices("QM_PARTITIONS", "partitions"),
+        description="partition count used when topics are created",
+    )
+    scenario: Path = Field(
+        default=DEFAULT_SCENARIO,
+        validation_alias=AliasChoices("QM_SCENARIO", "scenario"),
+        description="theater scenario file (locations, catalog, fleet, operators)",
+    )
+    state_dir: Path = Field(
+        default=REPO_ROOT / ".run",
+        validation_alias=AliasChoices("QM_STATE_DIR", "state_dir"),
+        description="local runtime state: trust store, keys, pids, logs",
+    )
+    max_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        validation_alias=AliasChoices("QM_MAX_MESSAGE_BYTES", "max_message_bytes"),
+        description="larger payloads are dead-lettered unread",
+    )
+
+    @property
+    def trust_store(self) -> Path:
+        """Operator public keys the gate trusts."""
+        return self.state_dir / "trust" / "operators.json"

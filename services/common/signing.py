@@ -1,0 +1,145 @@
+"""Ed25519 operator keys, decision signatures and the trust store of operator public keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.envelope import canonical_json
+from schemas.plans import PlanDecided
+
+
+class KeyError_(RuntimeError):
+    """A key that cannot be created, read or used, with what to do next."""
+
+
+class TrustedKey(BaseModel):
+    """One operator public key the gate accepts, with its roles and validity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    operator_id: str
+    name: str = ""
+    roles: tuple[str, ...] = Field(min_length=1)
+    public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
+    key_id: str
+    not_after: AwareDatetime | None = None
+
+
+class TrustStore(BaseModel):
+    """Operator public keys keyed by key id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keys: dict[str, TrustedKey] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> TrustStore:
+        """Read the store; a missing file is an empty store."""
+        if not path.exists():
+            return cls()
+        return cls.model_validate_json(path.read_bytes())
+
+    def save(self, path: Path) -> None:
+        """Write the store atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)
+
+    def add(self, key: TrustedKey) -> None:
+        """Trust a key (replacing an earlier entry with the same id)."""
+        self.keys[key.key_id] = key
+
+
+def public_raw(key: Ed25519PublicKey) -> bytes:
+    """The raw 32 bytes of a public key."""
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id_of(key: Ed25519PublicKey) -> str:
+    """A short fingerprint of a public key."""
+    return "ed25519:" + hashlib.sha256(public_raw(key)).hexdigest()[:16]
+
+
+def generate(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """Create a private key file readable only by its owner; refuse to overwrite one."""
+    if path.exists():
+        raise KeyError_(f"{path} already exists; use it, or remove it first to make a new key")
+    key = Ed25519PrivateKey.generate()
+    algorithm: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    return key
+
+
+def load_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """Read an operator's private key file."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
+    except FileNotFoundError as err:
+        raise KeyError_(f"no key at {path}; create one with `qm keys create`") from err
+    except (TypeError, ValueError) as err:
+        raise KeyError_(f"cannot read key {path}: wrong passphrase or not a PEM key") from err
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyError_(f"{path} is not an Ed25519 key")
+    return key
+
+
+def decode_public(b64: str) -> Ed25519PublicKey:
+    """A public key from its base64 raw form."""
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
+
+
+def sign_decision(decision: PlanDecided, key: Ed25519PrivateKey) -> PlanDecided:
+    """Return the decision with key id and signature over its canonical signed payload."""
+    stamped = decision.model_copy(update={"key_id": key_id_of(key.public_key())})
+    signature = key.sign(canonical_json(stamped.signed_payload()))
+    return stamped.model_copy(update={"signature": base64.b64encode(signature).decode()})
+
+
+def verify_decision(decision: PlanDecided, key: TrustedKey) -> bool:
+    """True when the decision's signature verifies against this trusted key."""
+    try:
+        signature = base64.b64decode(decision.signature, validate=True)
+        decode_public(key.public_key).verify(signature, canonical_json(decision.signed_payload()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def trusted_key_for(
+    key: Ed25519PrivateKey, operator_id: str, name: str, roles: tuple[str, ...],
+    not_after: datetime | None = None,
+) -> TrustedKey:
+    """The trust-store entry for an operator's key."""
+    public = key.public_key()
+    return TrustedKey(
+        operator_id=operator_id,
+        name=name,
+        roles=roles,
+        public_key=base64.b64encode(public_raw(public)).decode(),
+        key_id=key_id_of(public),
+        not_after=not_after,
+    )
+
+
+def describe(store: TrustStore) -> str:
+    """A JSON summary of the store for humans."""
+    return json.dumps({k: v.operator_id for k, v in store.keys.items()}, indent=2)

@@ -1,0 +1,22 @@
+"""Run the release gate: `python -m services.gate`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import REGISTRY
+
+from services.common.logs import configure_logging
+from services.gate.app import build_app
+from services.gate.settings import GateSettings
+
+
+def main() -> None:
+    """Start the gate and run until interrupted."""
+    configure_logging("gate")
+    app, _ = build_app(GateSettings(), REGISTRY)
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

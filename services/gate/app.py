@@ -1,0 +1,55 @@
+"""Builds the release gate's FastStream app from settings."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream import FastStream
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from schemas.plans import PlanProposed, PlanReleased
+from schemas.topics import Topic
+from services.common.broker import make_broker
+from services.common.codec import DecodeError, decode
+from services.common.kafka import ensure_topics, read_topics
+from services.common.metrics import serve_metrics
+from services.gate.handlers import Gate, build_router
+from services.gate.settings import GateSettings
+
+log = logging.getLogger("qm.gate")
+
+
+async def preload(gate: Gate) -> None:
+    """Read past proposals and releases before consuming decisions, so none is re-released."""
+    settings = gate.settings
+    await ensure_topics(settings.kafka_bootstrap, settings.partitions)
+    records = await read_topics(
+        settings.kafka_bootstrap, [Topic.PLANS_PROPOSED.value, Topic.PLANS_RELEASED.value]
+    )
+    for record in records:
+        try:
+            if record.topic == Topic.PLANS_RELEASED.value:
+                gate.state.remember_release(
+                    decode(PlanReleased, record.value, settings.max_message_bytes)
+                )
+            else:
+                plan = decode(PlanProposed, record.value, settings.max_message_bytes)
+                gate.state.plans.setdefault(plan.plan_id, plan)
+        except DecodeError:
+            continue  # the live subscriber dead-letters it
+    log.info("gate preloaded %d plans and %d releases", len(gate.state.plans),
+             len(gate.state.released))
+
+
+def build_app(
+    settings: GateSettings, registry: CollectorRegistry | None = None, *, live: bool = True
+) -> tuple[FastStream, Gate]:
+    """The gate app; `live=False` skips Kafka preloading and the metrics server (tests)."""
+    broker = make_broker(settings, "gate", registry)
+    gate = Gate(settings, broker)
+    broker.include_router(build_router(gate))
+    app = FastStream(broker)
+    if live:
+        app.on_startup(lambda: preload(gate))
+        app.on_startup(lambda: serve_metrics(settings.metrics_port, registry or REGISTRY))
+    return app, gate

@@ -1,0 +1,105 @@
+"""Gate handlers: remember proposals, apply signed decisions, publish releases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from schemas.envelope import utcnow
+from schemas.plans import PlanDecided, PlanProposed, PlanReleased
+from schemas.topics import Topic
+from services.common.broker import decode_or_dead_letter, publish
+from services.common.signing import TrustStore
+from services.gate import metrics
+from services.gate.rules import GateState, evaluate
+from services.gate.settings import GateSettings
+
+log = logging.getLogger("qm.gate")
+SERVICE = "gate"
+
+
+def _replay_options() -> dict[str, object]:
+    # No consumer group: every gate start re-reads proposals and decisions from the start,
+    # so partial approvals survive restarts and replays are recognised as duplicates.
+    return {"auto_offset_reset": "earliest", "ack_policy": AckPolicy.MANUAL}
+
+
+class Gate:
+    """The gate's state and the handlers that change it."""
+
+    def __init__(self, settings: GateSettings, broker: KafkaBroker) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.state = GateState()
+        self._arrived: dict[str, asyncio.Event] = {}
+
+    def _event(self, plan_id: str) -> asyncio.Event:
+        return self._arrived.setdefault(plan_id, asyncio.Event())
+
+    def _pending(self) -> int:
+        final = set(self.state.released) | self.state.rejected
+        return sum(1 for plan_id in self.state.plans if plan_id not in final)
+
+    async def on_plan_proposed(self, msg: KafkaMessage) -> None:
+        """Remember a proposed plan so decisions can be checked against it."""
+        plan = await decode_or_dead_letter(
+            self.broker, Topic.PLANS_PROPOSED, PlanProposed, msg, self.settings, SERVICE
+        )
+        if plan is not None:
+            self.state.plans.setdefault(plan.plan_id, plan)
+            self._event(plan.plan_id).set()
+            metrics.PLANS_PENDING.set(self._pending())
+
+    async def on_plan_released(self, msg: KafkaMessage) -> None:
+        """Remember releases (ours, read back) so a plan is never released twice."""
+        release = await decode_or_dead_letter(
+            self.broker, Topic.PLANS_RELEASED, PlanReleased, msg, self.settings, SERVICE
+        )
+        if release is not None:
+            self.state.remember_release(release)
+
+    async def on_plan_decided(self, msg: KafkaMessage) -> None:
+        """Verify a human decision; release the plan once its quorum of approvals is met."""
+        decision = await decode_or_dead_letter(
+            self.broker, Topic.PLANS_DECIDED, PlanDecided, msg, self.settings, SERVICE
+        )
+        if decision is None:
+            return
+        metrics.DECISIONS.labels(decision=decision.decision.value).inc()
+        if decision.plan_id not in self.state.plans:
+            try:
+                await asyncio.wait_for(
+                    self._event(decision.plan_id).wait(), self.settings.plan_wait_s
+                )
+            except TimeoutError:
+                pass
+        trust = TrustStore.load(self.settings.trust_store)
+        outcome = evaluate(self.state, decision, trust, utcnow())
+        if outcome.refusal is not None:
+            metrics.REFUSALS.labels(reason=outcome.refusal.value).inc()
+            log.warning(
+                "refused decision %s on %s by %s: %s (%s)", decision.message_id,
+                decision.plan_id, decision.operator_id, outcome.refusal.value, outcome.detail,
+            )
+        elif outcome.release is not None:
+            await publish(self.broker, Topic.PLANS_RELEASED, outcome.release, outcome.release.plan_id)
+            metrics.RELEASES.inc()
+            log.info("released %s approved by %s", outcome.release.plan_id,
+                     ", ".join(a.operator_id for a in outcome.release.approvals))
+        else:
+            log.info("decision on %s recorded: %s", decision.plan_id,
+                     "rejected" if outcome.rejected else outcome.detail)
+        metrics.PLANS_PENDING.set(self._pending())
+
+
+def build_router(gate: Gate) -> KafkaRouter:
+    """Subscribe the gate's handlers to their topics."""
+    router = KafkaRouter()
+    router.subscriber(Topic.PLANS_PROPOSED.value, **_replay_options())(gate.on_plan_proposed)
+    router.subscriber(Topic.PLANS_RELEASED.value, **_replay_options())(gate.on_plan_released)
+    router.subscriber(Topic.PLANS_DECIDED.value, **_replay_options())(gate.on_plan_decided)
+    return router
