@@ -37,7 +37,7 @@ def decode(model: type[M], raw: bytes, max_bytes: int) -> M:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise DecodeError("invalid_utf8", str(err)) from err
-    if "\x00" in text:
+    if "\x00" in text or "\\u0000" in text:
         raise DecodeError("nul_byte", "payload contains a NUL character")
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)

@@ -1,0 +1,73 @@
+# Quartermaster tasks: used by the README, CI (.ci/run → make test) and people alike.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY       := .venv/bin/python
+PIP      := .venv/bin/pip
+CACHE    ?= $(or $(QM_CACHE_DIR),$(HOME)/.cache/quartermaster)
+LLAMA    := llama-cpp-python==0.3.36
+MODEL    ?= qwen2.5-coder-0.5b
+export QM_CACHE_DIR := $(CACHE)
+
+.PHONY: help setup setup-python setup-llama setup-kafka model up down demo test test-fast \
+        lint typecheck schemas check bench clean
+
+help: ## Show the tasks
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: setup-python setup-llama setup-kafka model ## Everything a fresh machine needs (venv, llama.cpp, Kafka jars, model)
+
+setup-python: .venv/.installed ## Virtualenv with the project and dev tools
+.venv/.installed: pyproject.toml
+	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+setup-llama: .venv/.llama ## llama-cpp-python, built once into the cache (about 7 min on 2 cores)
+.venv/.llama: .venv/.installed
+	@mkdir -p $(CACHE)/wheels
+	@ls $(CACHE)/wheels/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
+	  echo "building $(LLAMA) once (about 7 minutes on 2 cores)…"; \
+	  CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) wheel -q --no-deps $(LLAMA) -w $(CACHE)/wheels; }
+	$(PIP) install -q --find-links $(CACHE)/wheels $(LLAMA)
+	@touch $@
+
+setup-kafka: ## Apache Kafka jars from Maven Central into the cache
+	deploy/kafka/kafka.sh fetch
+
+model: setup-python ## Fetch and verify the pinned GGUF model into the cache
+	$(PY) -m services.parser.modelstore fetch $(MODEL)
+
+up: setup ## Start Kafka and the services locally
+	deploy/kafka/kafka.sh start
+	.venv/bin/qm topics create
+	deploy/local.sh start
+
+down: ## Stop everything `make up`/`make demo` started
+	-deploy/local.sh stop
+	deploy/kafka/kafka.sh stop
+
+demo: setup ## Set up, start everything, submit sample orders, stop at a plan awaiting approval
+	deploy/demo.sh
+
+test: setup ## Set up, then run lint, types, schema drift and every test (real Kafka, real model)
+	deploy/test.sh
+
+test-fast: setup-python ## Unit and in-memory handler tests only (no Kafka, no model)
+	.venv/bin/pytest -m "not kafka and not llm" -q
+
+lint: setup-python ## ruff
+	.venv/bin/ruff check services schemas tests
+
+typecheck: setup-python ## mypy --strict
+	.venv/bin/mypy
+
+schemas: setup-python ## Regenerate schemas/json from the models
+	$(PY) -m schemas.export
+
+check: lint typecheck ## Lint, types and schema drift
+	$(PY) -m schemas.export --check
+
+clean: down ## Stop everything and delete local state (.run)
+	rm -rf .run

@@ -1,0 +1,48 @@
+"""Export the JSON Schema of every contract into schemas/json/ (`python -m schemas.export`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from schemas.topics import CONTRACTS
+
+OUT_DIR = Path(__file__).parent / "json"
+
+
+def rendered() -> dict[str, str]:
+    """File name → JSON Schema text for every topic's contract."""
+    files = {}
+    for topic, model in CONTRACTS.items():
+        schema = model.model_json_schema(mode="serialization")
+        schema["$id"] = f"urn:quartermaster:schema:{topic.value}"
+        schema["x-topic"] = topic.value
+        files[f"{topic.value}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def drift() -> list[str]:
+    """Files whose exported text differs from what the models produce now."""
+    return [
+        name for name, text in rendered().items()
+        if not (OUT_DIR / name).exists() or (OUT_DIR / name).read_text() != text
+    ]
+
+
+def main(argv: list[str]) -> int:
+    """Write the files, or with --check report drift and exit 1."""
+    if "--check" in argv:
+        stale = drift()
+        for name in stale:
+            print(f"schemas/json/{name} is out of date; run `make schemas`", file=sys.stderr)
+        return 1 if stale else 0
+    OUT_DIR.mkdir(exist_ok=True)
+    for name, text in rendered().items():
+        (OUT_DIR / name).write_text(text)
+    print(f"wrote {len(CONTRACTS)} schemas to {OUT_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,140 @@
+"""The release rules: only a verified, trusted, in-date human approval releases a plan."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from schemas.orders import Priority
+from schemas.plans import Decision
+from services.gate.rules import GateState, Refusal, evaluate
+from tests import factories as f
+
+
+@pytest.fixture
+def keys() -> dict[str, Ed25519PrivateKey]:
+    return {name: Ed25519PrivateKey.generate() for name in ("duty-officer", "second-officer")}
+
+
+def _state(*plans: object) -> GateState:
+    state = GateState()
+    for p in plans:
+        state.plans[p.plan_id] = p  # type: ignore[attr-defined]
+    return state
+
+
+def test_a_valid_approval_releases_with_the_approvers_identity(keys):
+    plan = f.plan()
+    decision = f.decision(plan, keys["duty-officer"])
+    outcome = evaluate(_state(plan), decision, f.trust(keys), f.NOW)
+    assert outcome.refusal is None and outcome.release is not None
+    approval = outcome.release.approvals[0]
+    assert approval.operator_id == "duty-officer"
+    assert approval.signature == decision.signature
+    assert outcome.release.plan_hash == plan.plan_hash
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda d, k: d.model_copy(update={"signature": ""}), Refusal.UNSIGNED),
+        (lambda d, k: d.model_copy(update={"reason": "tampered"}), Refusal.BAD_SIGNATURE),
+        (lambda d, k: d.model_copy(update={"plan_hash": "f" * 64}), Refusal.BAD_SIGNATURE),
+        (lambda d, k: d.model_copy(update={"key_id": "ed25519:unknown"}), Refusal.UNKNOWN_KEY),
+        (lambda d, k: d.model_copy(update={"operator_id": "second-officer"}),
+         Refusal.KEY_OPERATOR_MISMATCH),
+    ],
+)
+def test_forged_or_tampered_decisions_are_refused(keys, mutate, reason):
+    plan = f.plan()
+    decision = mutate(f.decision(plan, keys["duty-officer"]), keys)
+    outcome = evaluate(_state(plan), decision, f.trust(keys), f.NOW)
+    assert outcome.refusal is reason and outcome.release is None
+
+
+def test_a_key_outside_the_trust_store_is_refused(keys):
+    plan = f.plan()
+    stranger = Ed25519PrivateKey.generate()
+    outcome = evaluate(_state(plan), f.decision(plan, stranger), f.trust(keys), f.NOW)
+    assert outcome.refusal is Refusal.UNKNOWN_KEY
+
+
+def test_a_decision_for_a_changed_plan_is_refused(keys):
+    plan = f.plan()
+    decision = f.decision(plan, keys["duty-officer"])
+    other = f.plan(priority=Priority.PRIORITY)
+    changed = other.model_copy(update={"plan_id": plan.plan_id})
+    outcome = evaluate(_state(changed), decision, f.trust(keys), f.NOW)
+    assert outcome.refusal is Refusal.HASH_MISMATCH
+
+
+def test_an_unknown_plan_is_refused(keys):
+    plan = f.plan()
+    outcome = evaluate(GateState(), f.decision(plan, keys["duty-officer"]), f.trust(keys), f.NOW)
+    assert outcome.refusal is Refusal.UNKNOWN_PLAN
+
+
+def test_expired_key_decision_and_plan_are_refused(keys):
+    plan = f.plan(expires_in=timedelta(minutes=5))
+    decision = f.decision(plan, keys["duty-officer"])
+    expired_trust = f.trust(keys, not_after=f.NOW - timedelta(seconds=1))
+    assert evaluate(_state(plan), decision, expired_trust, f.NOW).refusal is Refusal.KEY_EXPIRED
+    later = f.NOW + timedelta(hours=2)
+    assert evaluate(_state(plan), decision, f.trust(keys), later).refusal is Refusal.DECISION_EXPIRED
+    fresh = f.decision(plan, keys["duty-officer"], at=f.NOW + timedelta(minutes=10))
+    assert evaluate(_state(plan), fresh, f.trust(keys), f.NOW + timedelta(minutes=10)).refusal \
+        is Refusal.PLAN_EXPIRED
+
+
+def test_a_non_approver_role_cannot_approve(keys):
+    plan = f.plan()
+    observer_trust = f.trust(keys, roles=("observer",))
+    decision = f.decision(plan, keys["duty-officer"], role="observer")
+    assert evaluate(_state(plan), decision, observer_trust, f.NOW).refusal \
+        is Refusal.ROLE_NOT_PERMITTED
+    claims_more = f.decision(plan, keys["duty-officer"], role="approver")
+    assert evaluate(_state(plan), claims_more, observer_trust, f.NOW).refusal \
+        is Refusal.ROLE_NOT_PERMITTED
+
+
+def test_nobody_approves_a_plan_with_their_own_order(keys):
+    plan = f.plan(requested_by=("duty-officer",))
+    outcome = evaluate(_state(plan), f.decision(plan, keys["duty-officer"]), f.trust(keys), f.NOW)
+    assert outcome.refusal is Refusal.SELF_APPROVAL
+
+
+def test_a_rejection_releases_nothing_and_closes_the_plan(keys):
+    plan = f.plan()
+    state = _state(plan)
+    rejection = f.decision(plan, keys["duty-officer"], verdict=Decision.REJECT)
+    assert evaluate(state, rejection, f.trust(keys), f.NOW).rejected
+    late = f.decision(plan, keys["second-officer"], operator="second-officer")
+    outcome = evaluate(state, late, f.trust(keys), f.NOW)
+    assert outcome.refusal is Refusal.ALREADY_REJECTED and outcome.release is None
+
+
+@pytest.mark.parametrize(
+    "risky", [{"priority": Priority.URGENT}, {"handling": ("hazmat",)}, {"handling": ("cold_chain",)}]
+)
+def test_high_risk_plans_need_two_distinct_operators(keys, risky):
+    plan = f.plan(**risky)
+    state = _state(plan)
+    first = evaluate(state, f.decision(plan, keys["duty-officer"]), f.trust(keys), f.NOW)
+    assert first.release is None and first.pending == 1
+    again = f.decision(plan, keys["duty-officer"], at=f.NOW + timedelta(seconds=5))
+    assert evaluate(state, again, f.trust(keys), f.NOW).refusal is Refusal.DUPLICATE
+    second = f.decision(plan, keys["second-officer"], operator="second-officer")
+    outcome = evaluate(state, second, f.trust(keys), f.NOW)
+    assert outcome.release is not None
+    assert {a.operator_id for a in outcome.release.approvals} == {"duty-officer", "second-officer"}
+
+
+def test_a_replayed_decision_changes_nothing(keys):
+    plan = f.plan()
+    state = _state(plan)
+    decision = f.decision(plan, keys["duty-officer"])
+    assert evaluate(state, decision, f.trust(keys), f.NOW).release is not None
+    replay = evaluate(state, decision, f.trust(keys), f.NOW)
+    assert replay.refusal is Refusal.DUPLICATE and replay.release is None
