@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -110,18 +111,29 @@ class PlanDecided(Envelope):
 
     def signed_payload(self) -> dict[str, Any]:
         """The canonical envelope that the signature covers."""
-        return {
-            "type": "qm.plan-decision.v1",
-            "plan_id": self.plan_id,
-            "plan_hash": self.plan_hash,
-            "decision": self.decision.value,
-            "operator_id": self.operator_id,
-            "role": self.role,
-            "reason": self.reason,
-            "decided_at": self.decided_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "key_id": self.key_id,
-        }
+        return decision_payload(
+            self.plan_id, self.plan_hash, self.decision, self.operator_id, self.role,
+            self.reason, self.decided_at, self.expires_at, self.key_id,
+        )
+
+
+def decision_payload(
+    plan_id: str, plan_hash: str, decision: Decision, operator_id: str, role: str, reason: str,
+    decided_at: datetime, expires_at: datetime, key_id: str,
+) -> dict[str, Any]:
+    """What an operator signs: the payload type, the exact plan, who, why and until when."""
+    return {
+        "type": "qm.plan-decision.v1",
+        "plan_id": plan_id,
+        "plan_hash": plan_hash,
+        "decision": decision.value,
+        "operator_id": operator_id,
+        "role": role,
+        "reason": reason,
+        "decided_at": decided_at.astimezone(UTC).isoformat(),
+        "expires_at": expires_at.astimezone(UTC).isoformat(),
+        "key_id": key_id,
+    }
 
 
 class Approval(_Frozen):
@@ -131,9 +143,17 @@ class Approval(_Frozen):
     role: str
     key_id: str
     decided_at: AwareDatetime
+    expires_at: AwareDatetime
     reason: str
     signature: str
     decision_id: str
+
+    def signed_payload(self, plan_id: str, plan_hash: str) -> dict[str, Any]:
+        """The payload the signature covers, so anyone can re-verify a release offline."""
+        return decision_payload(
+            plan_id, plan_hash, Decision.APPROVE, self.operator_id, self.role, self.reason,
+            self.decided_at, self.expires_at, self.key_id,
+        )
 
 
 class PlanReleased(Envelope):

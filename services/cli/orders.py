@@ -11,7 +11,7 @@ import typer
 from schemas.envelope import content_id, utcnow
 from schemas.orders import OrderSubmitted
 from schemas.topics import Topic
-from services.cli.context import console, fail, run, settings
+from services.cli.context import console, fail, print_json, run, settings
 from services.cli.publishing import send_many
 from services.common.kafka import KafkaUnavailable
 
@@ -40,6 +40,7 @@ def submit(
     submitted_by: Annotated[str | None, typer.Option(
         "--as", envvar="QM_OPERATOR", help="Who submits (an operator cannot approve own orders).",
     )] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the order ids as JSON.")] = False,
 ) -> None:
     """Publish one or more orders to orders.submitted.v1 and print their ids."""
     now = utcnow()
@@ -54,5 +55,8 @@ def submit(
         run(send_many(settings(), Topic.ORDERS_SUBMITTED, [(o, o.order_id) for o in orders]))
     except KafkaUnavailable as err:
         fail(str(err))
+    if json_out:
+        print_json([{"order_id": o.order_id, "text": o.text} for o in orders])
+        return
     for order in orders:
         console.print(f"submitted {order.order_id}: {order.text[:70]!r}")

@@ -8,6 +8,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.envelope import canonical_json
-from schemas.plans import PlanDecided
+from schemas.plans import Approval, PlanDecided, PlanReleased
 
 
 class KeyError_(RuntimeError):
@@ -116,9 +117,22 @@ def sign_decision(decision: PlanDecided, key: Ed25519PrivateKey) -> PlanDecided:
 
 def verify_decision(decision: PlanDecided, key: TrustedKey) -> bool:
     """True when the decision's signature verifies against this trusted key."""
+    return verify_payload(decision.signed_payload(), decision.signature, key)
+
+
+def verify_approval(release: PlanReleased, approval: Approval, key: TrustedKey) -> bool:
+    """True when an approval carried by a release verifies for that exact plan."""
+    payload = approval.signed_payload(release.plan_id, release.plan_hash)
+    return release.plan.plan_hash == release.plan_hash and verify_payload(
+        payload, approval.signature, key
+    )
+
+
+def verify_payload(payload: dict[str, Any], signature_b64: str, key: TrustedKey) -> bool:
+    """Check a base64 Ed25519 signature over the canonical JSON of a payload."""
     try:
-        signature = base64.b64decode(decision.signature, validate=True)
-        decode_public(key.public_key).verify(signature, canonical_json(decision.signed_payload()))
+        signature = base64.b64decode(signature_b64, validate=True)
+        decode_public(key.public_key).verify(signature, canonical_json(payload))
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -139,6 +139,7 @@ def _release(plan: PlanProposed, decisions: list[PlanDecided], now: datetime) ->
             role=d.role,
             key_id=d.key_id,
             decided_at=d.decided_at,
+            expires_at=d.expires_at,
             reason=d.reason,
             signature=d.signature,
             decision_id=d.message_id,

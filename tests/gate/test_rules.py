@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.orders import Priority
 from schemas.plans import Decision
+from services.common.signing import verify_approval
 from services.gate.rules import GateState, Refusal, evaluate
 from tests import factories as f
 
@@ -34,6 +35,10 @@ def test_a_valid_approval_releases_with_the_approvers_identity(keys):
     assert approval.operator_id == "duty-officer"
     assert approval.signature == decision.signature
     assert outcome.release.plan_hash == plan.plan_hash
+    trusted = f.trust(keys).keys[approval.key_id]
+    assert verify_approval(outcome.release, approval, trusted)
+    forged = approval.model_copy(update={"reason": "edited after release"})
+    assert not verify_approval(outcome.release, forged, trusted)
 
 
 @pytest.mark.parametrize(

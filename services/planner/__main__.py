@@ -1,0 +1,22 @@
+"""Run the planner: `python -m services.planner`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import REGISTRY
+
+from services.common.logs import configure_logging
+from services.planner.app import build_app
+from services.planner.settings import PlannerSettings
+
+
+def main() -> None:
+    """Consume parsed orders and propose plans until interrupted."""
+    configure_logging("planner")
+    app, _ = build_app(PlannerSettings(), REGISTRY)
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

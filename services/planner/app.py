@@ -1,0 +1,32 @@
+"""Builds the planner's FastStream app from settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from faststream import FastStream
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from services.common.broker import make_broker
+from services.common.kafka import ensure_topics
+from services.common.metrics import serve_metrics
+from services.common.scenario import load_scenario
+from services.planner.handlers import Planner, build_router
+from services.planner.settings import PlannerSettings
+
+
+def build_app(
+    settings: PlannerSettings, registry: CollectorRegistry | None = None, *, live: bool = True
+) -> tuple[FastStream, Planner]:
+    """The planner app; `live=False` skips topic creation, timer and metrics server (tests)."""
+    broker = make_broker(settings, "planner", registry)
+    planner = Planner(settings, broker, load_scenario(settings.scenario))
+    broker.include_router(build_router(planner))
+    app = FastStream(broker)
+    if live:
+        tasks: list[asyncio.Task[None]] = []
+        app.on_startup(lambda: ensure_topics(settings.kafka_bootstrap, settings.partitions))
+        app.on_startup(lambda: serve_metrics(settings.metrics_port, registry or REGISTRY))
+        app.after_startup(lambda: tasks.append(asyncio.create_task(planner.run_timer())))
+        app.on_shutdown(lambda: [task.cancel() for task in tasks])
+    return app, planner

@@ -1,0 +1,17 @@
+"""Planner metrics: batches, solve time and objective, unserved orders."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PLANS = Counter("qm_planner_plans", "Plans proposed, or refused by verification.", ["outcome"])
+SOLVE_SECONDS = Histogram(
+    "qm_planner_solve_seconds", "Wall time of one batch solve.",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
+OBJECTIVE = Gauge("qm_planner_objective", "Objective of the last plan (solver units).")
+BATCH_ORDERS = Histogram(
+    "qm_planner_batch_orders", "Orders per batch.", buckets=(1, 2, 5, 10, 25, 50, 100, 250)
+)
+UNSERVED = Counter("qm_planner_unserved_orders", "Orders a plan left unserved.", ["priority"])
+PENDING = Gauge("qm_planner_orders_waiting", "Parsed orders waiting for their batch to close.")
