@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -15,7 +16,7 @@ from rich.console import Console
 from services.common.settings import CommonSettings
 
 T = TypeVar("T")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 

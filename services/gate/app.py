@@ -50,6 +50,10 @@ def build_app(
     broker.include_router(build_router(gate))
     app = FastStream(broker)
     if live:
-        app.on_startup(lambda: preload(gate))
-        app.on_startup(lambda: serve_metrics(settings.metrics_port, registry or REGISTRY))
+
+        @app.on_startup
+        async def prepare() -> None:
+            await preload(gate)
+            serve_metrics(settings.metrics_port, registry or REGISTRY)
+
     return app, gate

@@ -25,8 +25,19 @@ def build_app(
     app = FastStream(broker)
     if live:
         tasks: list[asyncio.Task[None]] = []
-        app.on_startup(lambda: ensure_topics(settings.kafka_bootstrap, settings.partitions))
-        app.on_startup(lambda: serve_metrics(settings.metrics_port, registry or REGISTRY))
-        app.after_startup(lambda: tasks.append(asyncio.create_task(planner.run_timer())))
-        app.on_shutdown(lambda: [task.cancel() for task in tasks])
+
+        @app.on_startup
+        async def prepare() -> None:
+            await ensure_topics(settings.kafka_bootstrap, settings.partitions)
+            serve_metrics(settings.metrics_port, registry or REGISTRY)
+
+        @app.after_startup
+        async def start_timer() -> None:
+            tasks.append(asyncio.create_task(planner.run_timer()))
+
+        @app.on_shutdown
+        async def stop_timer() -> None:
+            for task in tasks:
+                task.cancel()
+
     return app, planner
