@@ -25,7 +25,8 @@ def rendered() -> dict[str, str]:
 def drift() -> list[str]:
     """Files whose exported text differs from what the models produce now."""
     return [
-        name for name, text in rendered().items()
+        name
+        for name, text in rendered().items()
         if not (OUT_DIR / name).exists() or (OUT_DIR / name).read_text() != text
     ]
 

@@ -112,14 +112,28 @@ class PlanDecided(Envelope):
     def signed_payload(self) -> dict[str, Any]:
         """The canonical envelope that the signature covers."""
         return decision_payload(
-            self.plan_id, self.plan_hash, self.decision, self.operator_id, self.role,
-            self.reason, self.decided_at, self.expires_at, self.key_id,
+            self.plan_id,
+            self.plan_hash,
+            self.decision,
+            self.operator_id,
+            self.role,
+            self.reason,
+            self.decided_at,
+            self.expires_at,
+            self.key_id,
         )
 
 
 def decision_payload(
-    plan_id: str, plan_hash: str, decision: Decision, operator_id: str, role: str, reason: str,
-    decided_at: datetime, expires_at: datetime, key_id: str,
+    plan_id: str,
+    plan_hash: str,
+    decision: Decision,
+    operator_id: str,
+    role: str,
+    reason: str,
+    decided_at: datetime,
+    expires_at: datetime,
+    key_id: str,
 ) -> dict[str, Any]:
     """What an operator signs: the payload type, the exact plan, who, why and until when."""
     return {
@@ -151,8 +165,15 @@ class Approval(_Frozen):
     def signed_payload(self, plan_id: str, plan_hash: str) -> dict[str, Any]:
         """The payload the signature covers, so anyone can re-verify a release offline."""
         return decision_payload(
-            plan_id, plan_hash, Decision.APPROVE, self.operator_id, self.role, self.reason,
-            self.decided_at, self.expires_at, self.key_id,
+            plan_id,
+            plan_hash,
+            Decision.APPROVE,
+            self.operator_id,
+            self.role,
+            self.reason,
+            self.decided_at,
+            self.expires_at,
+            self.key_id,
         )
 
 

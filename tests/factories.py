@@ -16,46 +16,81 @@ NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
 def plan(
-    *, priority: Priority = Priority.ROUTINE, handling: tuple[str, ...] = (),
-    requested_by: tuple[str, ...] = ("s4-clerk",), expires_in: timedelta = timedelta(hours=6),
+    *,
+    priority: Priority = Priority.ROUTINE,
+    handling: tuple[str, ...] = (),
+    requested_by: tuple[str, ...] = ("s4-clerk",),
+    expires_in: timedelta = timedelta(hours=6),
 ) -> PlanProposed:
     """A one-route, one-stop plan with a correct hash."""
     stop = Stop(
-        order_id="ord-1", location="FOB-HALCYON", arrival=NOW + timedelta(hours=1),
+        order_id="ord-1",
+        location="FOB-HALCYON",
+        arrival=NOW + timedelta(hours=1),
         departure=NOW + timedelta(hours=1, minutes=20),
         lines=(DemandLine(sku="WATER-PALLET", quantity=2, unit="pallet"),),
-        priority=priority, handling=handling, load_kg=1900,
+        priority=priority,
+        handling=handling,
+        load_kg=1900,
     )
-    route = Route(vehicle_id="HBR-TRK-1", depot="DEPOT-HARBOR", start=NOW,
-                  end=NOW + timedelta(hours=2), stops=(stop,), distance_km=42.0, load_kg=1900,
-                  load_m3=3.0)
-    draft = PlanProposed(
-        message_id="msg-x", occurred_at=NOW, plan_id=content_id("plan", priority.value, handling),
-        plan_hash="0" * 64, order_ids=("ord-1",), requested_by=requested_by, routes=(route,),
+    route = Route(
+        vehicle_id="HBR-TRK-1",
+        depot="DEPOT-HARBOR",
+        start=NOW,
+        end=NOW + timedelta(hours=2),
+        stops=(stop,),
         distance_km=42.0,
-        solver=SolverStats(status="ROUTING_SUCCESS", objective=42, wall_seconds=0.1,
-                           time_limit_seconds=1.0),
-        scenario="test @ 0", expires_at=NOW + expires_in,
+        load_kg=1900,
+        load_m3=3.0,
+    )
+    draft = PlanProposed(
+        message_id="msg-x",
+        occurred_at=NOW,
+        plan_id=content_id("plan", priority.value, handling),
+        plan_hash="0" * 64,
+        order_ids=("ord-1",),
+        requested_by=requested_by,
+        routes=(route,),
+        distance_km=42.0,
+        solver=SolverStats(
+            status="ROUTING_SUCCESS", objective=42, wall_seconds=0.1, time_limit_seconds=1.0
+        ),
+        scenario="test @ 0",
+        expires_at=NOW + expires_in,
     )
     return draft.model_copy(update={"plan_hash": draft.computed_hash()})
 
 
 def decision(
-    target: PlanProposed, key: Ed25519PrivateKey | None, *, operator: str = "duty-officer",
-    verdict: Decision = Decision.APPROVE, role: str = "approver", at: datetime = NOW,
+    target: PlanProposed,
+    key: Ed25519PrivateKey | None,
+    *,
+    operator: str = "duty-officer",
+    verdict: Decision = Decision.APPROVE,
+    role: str = "approver",
+    at: datetime = NOW,
 ) -> PlanDecided:
     """A decision on a plan, signed with `key` unless it is None."""
     unsigned = PlanDecided(
         message_id=content_id("dec", target.plan_id, operator, verdict.value, at.isoformat()),
-        occurred_at=at, plan_id=target.plan_id, plan_hash=target.plan_hash, decision=verdict,
-        operator_id=operator, role=role, reason="looks right", decided_at=at,
+        occurred_at=at,
+        plan_id=target.plan_id,
+        plan_hash=target.plan_hash,
+        decision=verdict,
+        operator_id=operator,
+        role=role,
+        reason="looks right",
+        decided_at=at,
         expires_at=at + timedelta(hours=1),
     )
     return sign_decision(unsigned, key) if key is not None else unsigned
 
 
-def trust(keys: dict[str, Ed25519PrivateKey], roles: tuple[str, ...] = ("approver",),
-          not_after: datetime | None = None) -> TrustStore:
+def trust(
+    keys: dict[str, Ed25519PrivateKey],
+    roles: tuple[str, ...] = ("approver",),
+    not_after: datetime | None = None,
+) -> TrustStore:
     """A trust store holding each operator's key."""
     store = TrustStore()
     for operator, key in keys.items():

@@ -10,7 +10,7 @@ import typer
 
 from services.cli.context import console, fail, key_path, settings
 from services.common.scenario import ScenarioError, load_scenario
-from services.common.signing import KeyError_, TrustStore, generate, trusted_key_for
+from services.common.signing import SigningKeyError, TrustStore, generate, trusted_key_for
 
 app = typer.Typer(help="Operator signing keys and the trust store.", no_args_is_help=True)
 
@@ -18,10 +18,12 @@ app = typer.Typer(help="Operator signing keys and the trust store.", no_args_is_
 @app.command("create")
 def create(
     operator: Annotated[str, typer.Option("--operator", help="Operator id from the scenario.")],
-    trust: Annotated[bool, typer.Option(help="Also add the public key to the local trust store.")]
-    = True,
-    passphrase: Annotated[bool, typer.Option(help="Protect the private key with a passphrase.")]
-    = False,
+    trust: Annotated[
+        bool, typer.Option(help="Also add the public key to the local trust store.")
+    ] = True,
+    passphrase: Annotated[
+        bool, typer.Option(help="Protect the private key with a passphrase.")
+    ] = False,
     key: Annotated[Path | None, typer.Option(help="Where to write the private key.")] = None,
 ) -> None:
     """Create an Ed25519 key for a scenario operator (file mode 0600)."""
@@ -37,7 +39,7 @@ def create(
     path = key or key_path(common.state_dir, operator)
     try:
         private = generate(path, secret)
-    except KeyError_ as err:
+    except SigningKeyError as err:
         fail(str(err))
     entry = trusted_key_for(private, person.id, person.name, person.roles)
     console.print(f"key {entry.key_id} for {operator} written to {path}")

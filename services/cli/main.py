@@ -12,8 +12,10 @@ from services.cli.context import console, fail, run, settings
 from services.common.kafka import KafkaUnavailable, ensure_topics
 from services.common.scenario import ScenarioError, load_scenario
 
-app = typer.Typer(help="Quartermaster: plan supply deliveries; humans approve every release.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Quartermaster: plan supply deliveries; humans approve every release.",
+    no_args_is_help=True,
+)
 app.add_typer(orders.app, name="order")
 app.add_typer(plans.app, name="plans")
 app.add_typer(keys.app, name="keys")
@@ -33,8 +35,10 @@ def create_topics(
         created = run(ensure_topics(common.kafka_bootstrap, partitions or common.partitions))
     except KafkaUnavailable as err:
         fail(str(err))
-    console.print(f"created {len(created)} topic(s) on {common.kafka_bootstrap}: "
-                  f"{', '.join(created) or 'all existed'}")
+    console.print(
+        f"created {len(created)} topic(s) on {common.kafka_bootstrap}: "
+        f"{', '.join(created) or 'all existed'}"
+    )
 
 
 @scenario_app.command("check")
@@ -45,8 +49,10 @@ def check_scenario(path: Annotated[Path, typer.Argument(help="Scenario YAML file
     except ScenarioError as err:
         fail(str(err))
     s = loaded.scenario
-    console.print(f"{loaded.version}: {len(s.locations)} locations, {len(s.catalog)} items, "
-                  f"{len(s.fleet)} vehicles, {len(s.operators)} operators")
+    console.print(
+        f"{loaded.version}: {len(s.locations)} locations, {len(s.catalog)} items, "
+        f"{len(s.fleet)} vehicles, {len(s.operators)} operators"
+    )
 
 
 if __name__ == "__main__":

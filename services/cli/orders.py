@@ -37,9 +37,14 @@ def _texts(text: str | None, file: Path | None) -> list[str]:
 def submit(
     text: Annotated[str | None, typer.Argument(help="The order as written.")] = None,
     file: Annotated[Path | None, typer.Option(help="A text file (one order) or .jsonl.")] = None,
-    submitted_by: Annotated[str | None, typer.Option(
-        "--as", envvar="QM_OPERATOR", help="Who submits (an operator cannot approve own orders).",
-    )] = None,
+    submitted_by: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="QM_OPERATOR",
+            help="Who submits (an operator cannot approve own orders).",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the order ids as JSON.")] = False,
 ) -> None:
     """Publish one or more orders to orders.submitted.v1 and print their ids."""
@@ -47,10 +52,15 @@ def submit(
     orders = []
     for index, body in enumerate(_texts(text, file)):
         order_id = content_id("ord", body, submitted_by, now.isoformat(), index)
-        orders.append(OrderSubmitted(
-            message_id=content_id("msg", "submit", order_id), occurred_at=now, order_id=order_id,
-            text=body, submitted_by=submitted_by,
-        ))
+        orders.append(
+            OrderSubmitted(
+                message_id=content_id("msg", "submit", order_id),
+                occurred_at=now,
+                order_id=order_id,
+                text=body,
+                submitted_by=submitted_by,
+            )
+        )
     try:
         run(send_many(settings(), Topic.ORDERS_SUBMITTED, [(o, o.order_id) for o in orders]))
     except KafkaUnavailable as err:

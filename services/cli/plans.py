@@ -17,7 +17,7 @@ from services.cli.ledger import PlanView, find, load_ledger
 from services.cli.publishing import send
 from services.cli.view import plans_table, show_plan
 from services.common.kafka import KafkaUnavailable
-from services.common.signing import KeyError_, load_private, sign_decision
+from services.common.signing import SigningKeyError, load_private, sign_decision
 
 app = typer.Typer(help="Review proposed plans and sign decisions.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -47,8 +47,17 @@ def list_plans(
     views = sorted(_ledger().values(), key=lambda v: v.plan.occurred_at)
     views = [v for v in views if status is None or v.status == status]
     if json_out:
-        print_json([{"plan_id": v.plan.plan_id, "status": v.status, "approvers": v.approvers,
-                     "orders": list(v.plan.order_ids)} for v in views])
+        print_json(
+            [
+                {
+                    "plan_id": v.plan.plan_id,
+                    "status": v.status,
+                    "approvers": v.approvers,
+                    "orders": list(v.plan.order_ids),
+                }
+                for v in views
+            ]
+        )
         return
     console.print(plans_table(views))
 
@@ -58,9 +67,14 @@ def show(plan_id: str, json_out: JsonFlag = False) -> None:
     """Show one plan: routes, stops, ETAs, loads, unserved orders, decisions."""
     view = _one(plan_id)
     if json_out:
-        print_json({"status": view.status, "plan": view.plan.model_dump(mode="json"),
-                    "approvers": view.approvers,
-                    "release": view.release.model_dump(mode="json") if view.release else None})
+        print_json(
+            {
+                "status": view.status,
+                "plan": view.plan.model_dump(mode="json"),
+                "approvers": view.approvers,
+                "release": view.release.model_dump(mode="json") if view.release else None,
+            }
+        )
         return
     show_plan(view)
 
@@ -77,38 +91,58 @@ def wait(
     with console.status(f"waiting for a {status} plan…"):
         while time.monotonic() < deadline:
             views = sorted(_ledger().values(), key=lambda v: v.plan.occurred_at)
-            hits = [v for v in views if v.status == status
-                    and (plan_id is None or v.plan.plan_id.startswith(plan_id))]
+            hits = [
+                v
+                for v in views
+                if v.status == status and (plan_id is None or v.plan.plan_id.startswith(plan_id))
+            ]
             if hits:
                 print_json({"plan_id": hits[-1].plan.plan_id}) if json_out else typer.echo(
-                    hits[-1].plan.plan_id)
+                    hits[-1].plan.plan_id
+                )
                 return
             time.sleep(1.0)
     fail(f"no {status} plan after {timeout:.0f}s; check the services' logs in .run/logs/")
 
 
-def _decide(plan_id: str, decision: Decision, operator: str, role: str, reason: str,
-            key: Path | None, valid_for_min: int) -> None:
+def _decide(
+    plan_id: str,
+    decision: Decision,
+    operator: str,
+    role: str,
+    reason: str,
+    key: Path | None,
+    valid_for_min: int,
+) -> None:
     view = _one(plan_id)
     if view.status != "pending":
         fail(f"plan {view.plan.plan_id} is already {view.status}; nothing to decide")
     path = key or key_path(settings().state_dir, operator)
     try:
         private = load_private(path)
-    except KeyError_ as err:
+    except SigningKeyError as err:
         fail(str(err))
     now = utcnow()
     unsigned = PlanDecided(
-        message_id=content_id("dec", view.plan.plan_id, view.plan.plan_hash, operator,
-                              decision.value, now.isoformat()),
-        occurred_at=now, plan_id=view.plan.plan_id, plan_hash=view.plan.plan_hash,
-        decision=decision, operator_id=operator, role=role, reason=reason, decided_at=now,
+        message_id=content_id(
+            "dec", view.plan.plan_id, view.plan.plan_hash, operator, decision.value, now.isoformat()
+        ),
+        occurred_at=now,
+        plan_id=view.plan.plan_id,
+        plan_hash=view.plan.plan_hash,
+        decision=decision,
+        operator_id=operator,
+        role=role,
+        reason=reason,
+        decided_at=now,
         expires_at=now + timedelta(minutes=valid_for_min),
     )
     signed = sign_decision(unsigned, private)
     run(send(Topic.PLANS_DECIDED, signed, signed.plan_id))
-    console.print(f"{decision.value} of {signed.plan_id} signed by {operator} "
-                  f"({signed.key_id}) and sent; the release gate verifies it")
+    console.print(
+        f"{decision.value} of {signed.plan_id} signed by {operator} "
+        f"({signed.key_id}) and sent; the release gate verifies it"
+    )
 
 
 Reason = Annotated[str, typer.Option(help="Why: recorded and signed with the decision.")]
@@ -118,14 +152,26 @@ Valid = Annotated[int, typer.Option(help="Minutes the decision stays valid.")]
 
 
 @app.command("approve")
-def approve(plan_id: str, reason: Reason, operator: Operator, role: Role = "approver",
-            key: KeyOpt = None, valid_for: Valid = 60) -> None:
+def approve(
+    plan_id: str,
+    reason: Reason,
+    operator: Operator,
+    role: Role = "approver",
+    key: KeyOpt = None,
+    valid_for: Valid = 60,
+) -> None:
     """Approve a plan with your signature."""
     _decide(plan_id, Decision.APPROVE, operator, role, reason, key, valid_for)
 
 
 @app.command("reject")
-def reject(plan_id: str, reason: Reason, operator: Operator, role: Role = "approver",
-           key: KeyOpt = None, valid_for: Valid = 60) -> None:
+def reject(
+    plan_id: str,
+    reason: Reason,
+    operator: Operator,
+    role: Role = "approver",
+    key: KeyOpt = None,
+    valid_for: Valid = 60,
+) -> None:
     """Reject a plan with your signature and a reason."""
     _decide(plan_id, Decision.REJECT, operator, role, reason, key, valid_for)

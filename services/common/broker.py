@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
@@ -40,18 +41,37 @@ def make_broker(
     )
 
 
-def consumer_options(group_id: str) -> dict[str, Any]:
-    """Subscriber options of the delivery contract: committed reads, commit after the handler."""
-    return {
-        "group_id": group_id,
-        "auto_offset_reset": "earliest",
-        "isolation_level": "read_committed",
-        # A handler that raises is re-delivered (seek back), never silently committed.
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "session_timeout_ms": 10_000,
-        "heartbeat_interval_ms": 1_000,
-        "max_poll_interval_ms": 600_000,
-    }
+Handler = Callable[[KafkaMessage], Awaitable[None]]
+
+
+def subscribe(
+    router: KafkaRouter,
+    topic: Topic,
+    handler: Handler,
+    *,
+    group_id: str | None,
+    ack_policy: AckPolicy = AckPolicy.NACK_ON_ERROR,
+) -> None:
+    """Subscribe with the delivery contract: committed reads, commit only after success.
+
+    Without a group the handler replays the topic from the start at every process start.
+    """
+    if group_id is None:
+        router.subscriber(topic.value, auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL)(
+            handler
+        )
+        return
+    router.subscriber(
+        topic.value,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        # NACK_ON_ERROR: a handler that raises is re-delivered (seek back), never committed.
+        ack_policy=ack_policy,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+        max_poll_interval_ms=600_000,
+    )(handler)
 
 
 async def publish(broker: KafkaBroker, topic: Topic, message: BaseModel, key: str) -> None:

@@ -62,7 +62,9 @@ class Record:
     timestamp_ms: int
 
 
-async def read_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 15.0) -> list[Record]:
+async def read_topics(
+    bootstrap: str, topics: Iterable[str], timeout_s: float = 15.0
+) -> list[Record]:
     """Read every committed record of the topics from the beginning up to their current end."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -94,7 +96,7 @@ async def read_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     found = consumer.partitions_for_topic(topic)
     if found is None:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka exposes no public refresh
+        await consumer._client.force_metadata_update()
         found = consumer.partitions_for_topic(topic)
     return set(found or ())
 
@@ -104,11 +106,18 @@ async def _drain(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) ->
     remaining = {tp for tp, end in ends.items() if end > 0}
     while remaining:
         batch = await consumer.getmany(timeout_ms=500)
-        for tp, messages in batch.items():
+        for messages in batch.values():
             for m in messages:
                 records.append(
-                    Record(m.topic, m.partition, m.offset, m.key, m.value or b"",
-                           tuple(m.headers or ()), m.timestamp)
+                    Record(
+                        m.topic,
+                        m.partition,
+                        m.offset,
+                        m.key,
+                        m.value or b"",
+                        tuple(m.headers or ()),
+                        m.timestamp,
+                    )
                 )
         for tp in list(remaining):
             if await consumer.position(tp) >= ends[tp]:

@@ -19,7 +19,7 @@ from schemas.envelope import canonical_json
 from schemas.plans import Approval, PlanDecided, PlanReleased
 
 
-class KeyError_(RuntimeError):
+class SigningKeyError(RuntimeError):
     """A key that cannot be created, read or used, with what to do next."""
 
 
@@ -75,14 +75,18 @@ def key_id_of(key: Ed25519PublicKey) -> str:
 def generate(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
     """Create a private key file readable only by its owner; refuse to overwrite one."""
     if path.exists():
-        raise KeyError_(f"{path} already exists; use it, or remove it first to make a new key")
+        raise SigningKeyError(
+            f"{path} already exists; use it, or remove it first to make a new key"
+        )
     key = Ed25519PrivateKey.generate()
     algorithm: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase)
         if passphrase
         else serialization.NoEncryption()
     )
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm
+    )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
@@ -95,11 +99,11 @@ def load_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateK
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
     except FileNotFoundError as err:
-        raise KeyError_(f"no key at {path}; create one with `qm keys create`") from err
+        raise SigningKeyError(f"no key at {path}; create one with `qm keys create`") from err
     except (TypeError, ValueError) as err:
-        raise KeyError_(f"cannot read key {path}: wrong passphrase or not a PEM key") from err
+        raise SigningKeyError(f"cannot read key {path}: wrong passphrase or not a PEM key") from err
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyError_(f"{path} is not an Ed25519 key")
+        raise SigningKeyError(f"{path} is not an Ed25519 key")
     return key
 
 
@@ -139,7 +143,10 @@ def verify_payload(payload: dict[str, Any], signature_b64: str, key: TrustedKey)
 
 
 def trusted_key_for(
-    key: Ed25519PrivateKey, operator_id: str, name: str, roles: tuple[str, ...],
+    key: Ed25519PrivateKey,
+    operator_id: str,
+    name: str,
+    roles: tuple[str, ...],
     not_after: datetime | None = None,
 ) -> TrustedKey:
     """The trust-store entry for an operator's key."""

@@ -37,8 +37,9 @@ async def preload(gate: Gate) -> None:
                 gate.state.plans.setdefault(plan.plan_id, plan)
         except DecodeError:
             continue  # the live subscriber dead-letters it
-    log.info("gate preloaded %d plans and %d releases", len(gate.state.plans),
-             len(gate.state.released))
+    log.info(
+        "gate preloaded %d plans and %d releases", len(gate.state.plans), len(gate.state.released)
+    )
 
 
 def build_app(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from schemas.envelope import utcnow
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
-from services.common.broker import decode_or_dead_letter, publish
+from services.common.broker import decode_or_dead_letter, publish, subscribe
 from services.common.signing import TrustStore
 from services.gate import metrics
 from services.gate.rules import GateState, evaluate
@@ -20,12 +20,6 @@ from services.gate.settings import GateSettings
 
 log = logging.getLogger("qm.gate")
 SERVICE = "gate"
-
-
-def _replay_options() -> dict[str, object]:
-    # No consumer group: every gate start re-reads proposals and decisions from the start,
-    # so partial approvals survive restarts and replays are recognised as duplicates.
-    return {"auto_offset_reset": "earliest", "ack_policy": AckPolicy.MANUAL}
 
 
 class Gate:
@@ -71,35 +65,47 @@ class Gate:
             return
         metrics.DECISIONS.labels(decision=decision.decision.value).inc()
         if decision.plan_id not in self.state.plans:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._event(decision.plan_id).wait(), self.settings.plan_wait_s
                 )
-            except TimeoutError:
-                pass
         trust = TrustStore.load(self.settings.trust_store)
         outcome = evaluate(self.state, decision, trust, utcnow())
         if outcome.refusal is not None:
             metrics.REFUSALS.labels(reason=outcome.refusal.value).inc()
             log.warning(
-                "refused decision %s on %s by %s: %s (%s)", decision.message_id,
-                decision.plan_id, decision.operator_id, outcome.refusal.value, outcome.detail,
+                "refused decision %s on %s by %s: %s (%s)",
+                decision.message_id,
+                decision.plan_id,
+                decision.operator_id,
+                outcome.refusal.value,
+                outcome.detail,
             )
         elif outcome.release is not None:
-            await publish(self.broker, Topic.PLANS_RELEASED, outcome.release, outcome.release.plan_id)
+            await publish(
+                self.broker, Topic.PLANS_RELEASED, outcome.release, outcome.release.plan_id
+            )
             metrics.RELEASES.inc()
-            log.info("released %s approved by %s", outcome.release.plan_id,
-                     ", ".join(a.operator_id for a in outcome.release.approvals))
+            log.info(
+                "released %s approved by %s",
+                outcome.release.plan_id,
+                ", ".join(a.operator_id for a in outcome.release.approvals),
+            )
         else:
-            log.info("decision on %s recorded: %s", decision.plan_id,
-                     "rejected" if outcome.rejected else outcome.detail)
+            log.info(
+                "decision on %s recorded: %s",
+                decision.plan_id,
+                "rejected" if outcome.rejected else outcome.detail,
+            )
         metrics.PLANS_PENDING.set(self._pending())
 
 
 def build_router(gate: Gate) -> KafkaRouter:
     """Subscribe the gate's handlers to their topics."""
+    # No consumer group: every gate start re-reads proposals, releases and decisions from the
+    # start, so partial approvals survive restarts and replays are recognised as duplicates.
     router = KafkaRouter()
-    router.subscriber(Topic.PLANS_PROPOSED.value, **_replay_options())(gate.on_plan_proposed)
-    router.subscriber(Topic.PLANS_RELEASED.value, **_replay_options())(gate.on_plan_released)
-    router.subscriber(Topic.PLANS_DECIDED.value, **_replay_options())(gate.on_plan_decided)
+    subscribe(router, Topic.PLANS_PROPOSED, gate.on_plan_proposed, group_id=None)
+    subscribe(router, Topic.PLANS_RELEASED, gate.on_plan_released, group_id=None)
+    subscribe(router, Topic.PLANS_DECIDED, gate.on_plan_decided, group_id=None)
     return router

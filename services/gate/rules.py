@@ -75,7 +75,9 @@ def _authenticate(decision: PlanDecided, trust: TrustStore, now: datetime) -> Ou
         return Outcome(Refusal.UNSIGNED, "decision carries no signature")
     key = trust.keys.get(decision.key_id)
     if key is None:
-        return Outcome(Refusal.UNKNOWN_KEY, f"key {decision.key_id or '-'} is not in the trust store")
+        return Outcome(
+            Refusal.UNKNOWN_KEY, f"key {decision.key_id or '-'} is not in the trust store"
+        )
     if key.operator_id != decision.operator_id:
         return Outcome(Refusal.KEY_OPERATOR_MISMATCH, f"key belongs to {key.operator_id}")
     if key.not_after is not None and key.not_after < now:

@@ -12,7 +12,7 @@ from faststream.middlewares import AckPolicy
 from schemas.envelope import utcnow
 from schemas.orders import OrderParsed
 from schemas.topics import Topic
-from services.common.broker import consumer_options, decode_or_dead_letter, publish
+from services.common.broker import decode_or_dead_letter, publish, subscribe
 from services.common.codec import encode
 from services.common.scenario import LoadedScenario
 from services.planner import metrics
@@ -27,7 +27,9 @@ SERVICE = "planner"
 class Planner:
     """Batches orders; the lock makes adding and flushing one sequence, so commits are exact."""
 
-    def __init__(self, settings: PlannerSettings, broker: KafkaBroker, loaded: LoadedScenario) -> None:
+    def __init__(
+        self, settings: PlannerSettings, broker: KafkaBroker, loaded: LoadedScenario
+    ) -> None:
         self.settings = settings
         self.broker = broker
         self.loaded = loaded
@@ -65,21 +67,28 @@ class Planner:
     async def _plan(self, orders: list[OrderParsed]) -> None:
         metrics.PENDING.set(0)
         metrics.BATCH_ORDERS.observe(len(orders))
-        log.info("solving a batch of %d order(s), limit %.1fs", len(orders),
-                 self.settings.time_limit_s)
+        log.info(
+            "solving a batch of %d order(s), limit %.1fs", len(orders), self.settings.time_limit_s
+        )
         try:
             plan = await asyncio.to_thread(
-                plan_batch, orders, self.loaded, utcnow(), self.settings.plan_params(),
+                plan_batch,
+                orders,
+                self.loaded,
+                utcnow(),
+                self.settings.plan_params(),
                 self.settings.solve_params(),
             )
         except PlanInvalid as err:
             metrics.PLANS.labels(outcome="invalid").inc()
             log.error("plan failed verification, not published: %s", err)
             for order in orders:
-                await self.broker.publish(encode(order), Topic.ORDERS_PARSED.dlq,
-                                          key=order.order_id.encode(),
-                                          headers={"qm-reason": "plan_verification_failed",
-                                                   "qm-detail": str(err)[:1000]})
+                await self.broker.publish(
+                    encode(order),
+                    Topic.ORDERS_PARSED.dlq,
+                    key=order.order_id.encode(),
+                    headers={"qm-reason": "plan_verification_failed", "qm-detail": str(err)[:1000]},
+                )
         else:
             await publish(self.broker, Topic.PLANS_PROPOSED, plan, plan.plan_id)
             metrics.PLANS.labels(outcome="proposed").inc()
@@ -87,8 +96,13 @@ class Planner:
             metrics.OBJECTIVE.set(plan.solver.objective)
             for unserved in plan.unserved:
                 metrics.UNSERVED.labels(priority=unserved.priority.value).inc()
-            log.info("proposed %s: %d route(s), %.1f km, %d unserved", plan.plan_id,
-                     len(plan.routes), plan.distance_km, len(plan.unserved))
+            log.info(
+                "proposed %s: %d route(s), %.1f km, %d unserved",
+                plan.plan_id,
+                len(plan.routes),
+                plan.distance_km,
+                len(plan.unserved),
+            )
         if self._last is not None:
             # Commits everything consumed so far: all of it is in this plan or dead-lettered.
             await self._last.ack()
@@ -97,6 +111,11 @@ class Planner:
 def build_router(planner: Planner) -> KafkaRouter:
     """Subscribe the planner to parsed orders; offsets are committed only after a plan."""
     router = KafkaRouter()
-    options = {**consumer_options(planner.settings.group_id), "ack_policy": AckPolicy.MANUAL}
-    router.subscriber(Topic.ORDERS_PARSED.value, **options)(planner.on_order_parsed)
+    subscribe(
+        router,
+        Topic.ORDERS_PARSED,
+        planner.on_order_parsed,
+        group_id=planner.settings.group_id,
+        ack_policy=AckPolicy.MANUAL,
+    )
     return router

@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 PLANS = Counter("qm_planner_plans", "Plans proposed, or refused by verification.", ["outcome"])
 SOLVE_SECONDS = Histogram(
-    "qm_planner_solve_seconds", "Wall time of one batch solve.",
+    "qm_planner_solve_seconds",
+    "Wall time of one batch solve.",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
 OBJECTIVE = Gauge("qm_planner_objective", "Objective of the last plan (solver units).")

@@ -19,8 +19,12 @@ class PlannerSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="QM_PLANNER_", extra="ignore")
 
     batch_max_orders: int = Field(default=25, ge=1, le=1000)
-    batch_window_s: float = Field(default=30.0, gt=0, description="close a batch this long after its first order")
-    time_limit_s: float = Field(default=5.0, gt=0, le=600, description="solver time limit per batch")
+    batch_window_s: float = Field(
+        default=30.0, gt=0, description="close a batch this long after its first order"
+    )
+    time_limit_s: float = Field(
+        default=5.0, gt=0, le=600, description="solver time limit per batch"
+    )
     horizon_hours: float = Field(default=48.0, gt=0)
     plan_ttl_hours: float = Field(default=6.0, gt=0)
     group_id: str = "qm-planner"
@@ -28,13 +32,15 @@ class PlannerSettings(CommonSettings):
 
     def batch_params(self) -> BatchParams:
         """Batching parameters."""
-        return BatchParams(max_orders=self.batch_max_orders,
-                           window=timedelta(seconds=self.batch_window_s))
+        return BatchParams(
+            max_orders=self.batch_max_orders, window=timedelta(seconds=self.batch_window_s)
+        )
 
     def plan_params(self) -> PlanParams:
         """Problem and plan parameters."""
-        return PlanParams(horizon_hours=self.horizon_hours,
-                          plan_ttl=timedelta(hours=self.plan_ttl_hours))
+        return PlanParams(
+            horizon_hours=self.horizon_hours, plan_ttl=timedelta(hours=self.plan_ttl_hours)
+        )
 
     def solve_params(self) -> SolveParams:
         """Solver parameters."""

@@ -10,8 +10,12 @@ from schemas.orders import OrderSubmitted
 from services.common.codec import DecodeError, decode, encode
 
 GOOD = {
-    "message_id": "m-1", "occurred_at": "2026-11-27T08:00:00Z", "schema_version": "1.0",
-    "order_id": "ord-1", "text": "12 pallets of water to FOB Halcyon", "submitted_by": None,
+    "message_id": "m-1",
+    "occurred_at": "2026-11-27T08:00:00Z",
+    "schema_version": "1.0",
+    "order_id": "ord-1",
+    "text": "12 pallets of water to FOB Halcyon",
+    "submitted_by": None,
 }
 
 
@@ -29,8 +33,10 @@ def test_a_valid_message_round_trips():
         (json.dumps({**GOOD, "text": "a\x00b"}).encode(), "nul_byte"),
         (b'{"message_id": "a", "message_id": "b"}', "duplicate_key"),
         (json.dumps({**GOOD, "schema_version": "2.0"}).encode(), "unknown_schema_version"),
-        (json.dumps({k: v for k, v in GOOD.items() if k != "order_id"}).encode(),
-         "schema_violation"),
+        (
+            json.dumps({k: v for k, v in GOOD.items() if k != "order_id"}).encode(),
+            "schema_violation",
+        ),
         (json.dumps({**GOOD, "occurred_at": "2026-11-27T08:00:00"}).encode(), "schema_violation"),
         (json.dumps([GOOD]).encode(), "invalid_json"),
         (json.dumps({**GOOD, "text": "x" * 5000}).encode(), "oversized"),

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.common.signing import (
-    KeyError_,
+    SigningKeyError,
     TrustStore,
     generate,
     load_private,
@@ -23,7 +23,7 @@ def test_key_files_are_owner_only_and_never_overwritten(tmp_path):
     key = generate(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_private(path).public_key() == key.public_key()
-    with pytest.raises(KeyError_):
+    with pytest.raises(SigningKeyError):
         generate(path)
 
 
@@ -31,7 +31,7 @@ def test_passphrase_protected_keys_need_the_passphrase(tmp_path):
     path = tmp_path / "k.pem"
     generate(path, b"correct horse")
     assert load_private(path, b"correct horse") is not None
-    with pytest.raises(KeyError_):
+    with pytest.raises(SigningKeyError):
         load_private(path, b"wrong")
 
 

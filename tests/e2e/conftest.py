@@ -43,14 +43,24 @@ class Stack:
         env = {**self.env, f"QM_{service.upper()}_METRICS_PORT": str(port), **extra}
         log = (self.logs / f"{service}.log").open("ab")
         self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"], cwd=REPO, env=env, stdout=log,
+            [sys.executable, "-m", f"services.{service}"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
 
     def qm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the qm CLI as an operator would."""
-        result = subprocess.run([QM, *args], cwd=REPO, env=self.env, capture_output=True,
-                                text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [QM, *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"qm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
@@ -64,9 +74,12 @@ class Stack:
         import urllib.request
 
         url = f"http://127.0.0.1:{self.ports[service]}/metrics"
-        text = urllib.request.urlopen(url, timeout=5).read().decode()  # noqa: S310 - loopback
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(name) and not line.startswith("#"))
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and not line.startswith("#")
+        )
 
     def alive(self) -> dict[str, bool]:
         """Which services are still running."""

@@ -1,4 +1,4 @@
-"""End to end on the real broker: CLI orders → parser → planner → signed human approval → release."""
+"""End to end on the real broker: CLI orders, parser, planner, signed approval, release."""
 
 from __future__ import annotations
 
@@ -53,16 +53,20 @@ def test_orders_become_a_plan_released_only_with_a_verified_human_signature(stac
     stack.start("parser", QM_PARSER_BACKEND="rules")
     order_ids = set(_submit(stack, tmp_path, ORDERS[:2]))
 
-    plans = wait_for("a plan with both orders", lambda: [
-        p for p in _plans_with(stack, order_ids) if set(p["orders"]) == order_ids
-    ], 120, stack.logs)
+    plans = wait_for(
+        "a plan with both orders",
+        lambda: [p for p in _plans_with(stack, order_ids) if set(p["orders"]) == order_ids],
+        120,
+        stack.logs,
+    )
     plan_id = plans[0]["plan_id"]
     assert plans[0]["status"] == "pending"
     assert plan_id not in _releases(stack.env["KAFKA_BOOTSTRAP"]), "nothing leaves unapproved"
 
     stack.qm("plans", "approve", plan_id, "--as", "duty-officer", "--reason", "routes checked")
-    release = wait_for("the release", lambda: _releases(stack.env["KAFKA_BOOTSTRAP"]).get(plan_id),
-                       60, stack.logs)
+    release = wait_for(
+        "the release", lambda: _releases(stack.env["KAFKA_BOOTSTRAP"]).get(plan_id), 60, stack.logs
+    )
 
     assert [a.operator_id for a in release.approvals] == ["duty-officer"]
     assert release.plan.computed_hash() == release.plan_hash
@@ -77,9 +81,15 @@ def test_orders_become_a_plan_released_only_with_a_verified_human_signature(stac
 def _decision(plan: dict[str, Any], key: Ed25519PrivateKey | None, operator: str) -> PlanDecided:
     now = utcnow()
     unsigned = PlanDecided(
-        message_id=content_id("dec", plan["plan_id"], operator, now.isoformat()), occurred_at=now,
-        plan_id=plan["plan_id"], plan_hash=plan["plan_hash"], decision=Decision.APPROVE,
-        operator_id=operator, role="approver", reason="forged", decided_at=now,
+        message_id=content_id("dec", plan["plan_id"], operator, now.isoformat()),
+        occurred_at=now,
+        plan_id=plan["plan_id"],
+        plan_hash=plan["plan_hash"],
+        decision=Decision.APPROVE,
+        operator_id=operator,
+        role="approver",
+        reason="forged",
+        decided_at=now,
         expires_at=now + timedelta(hours=1),
     )
     return sign_decision(unsigned, key) if key else unsigned
@@ -90,26 +100,49 @@ def test_rejected_unsigned_and_unknown_key_decisions_release_nothing(stack, tmp_
     stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="1", QM_PLANNER_BATCH_WINDOW_S="60")
     stack.start("parser", QM_PARSER_BACKEND="rules")
     order_ids = set(_submit(stack, tmp_path, ORDERS))
-    plans = wait_for("three single-order plans", lambda: (
-        found if len(found := _plans_with(stack, order_ids)) == 3 else None), 120, stack.logs)
-    rejected, unsigned, stranger = (stack.qm_json("plans", "show", p["plan_id"])["plan"]
-                                    for p in plans)
+    plans = wait_for(
+        "three single-order plans",
+        lambda: found if len(found := _plans_with(stack, order_ids)) == 3 else None,
+        120,
+        stack.logs,
+    )
+    rejected, unsigned, stranger = (
+        stack.qm_json("plans", "show", p["plan_id"])["plan"] for p in plans
+    )
 
     stack.qm("plans", "reject", rejected["plan_id"], "--as", "duty-officer", "--reason", "no")
-    forged = [_decision(unsigned, None, "duty-officer"),
-              _decision(stranger, Ed25519PrivateKey.generate(), "duty-officer")]
+    forged = [
+        _decision(unsigned, None, "duty-officer"),
+        _decision(stranger, Ed25519PrivateKey.generate(), "duty-officer"),
+    ]
     settings = CommonSettings(kafka_bootstrap=stack.env["KAFKA_BOOTSTRAP"])
     asyncio.run(send_many(settings, Topic.PLANS_DECIDED, [(d, d.plan_id) for d in forged]))
-    wait_for("the gate to refuse both forgeries",
-             lambda: stack.metric("gate", "qm_gate_refusals_total") >= 2, 60, stack.logs)
-    late = stack.qm("plans", "approve", rejected["plan_id"], "--as", "second-officer",
-                    "--reason", "late", check=False)
+    wait_for(
+        "the gate to refuse both forgeries",
+        lambda: stack.metric("gate", "qm_gate_refusals_total") >= 2,
+        60,
+        stack.logs,
+    )
+    late = stack.qm(
+        "plans",
+        "approve",
+        rejected["plan_id"],
+        "--as",
+        "second-officer",
+        "--reason",
+        "late",
+        check=False,
+    )
     assert late.returncode != 0 and "already rejected" in late.stderr
 
     # Control: the same gate does release a plan once a trusted operator signs it.
     stack.qm("plans", "approve", unsigned["plan_id"], "--as", "duty-officer", "--reason", "ok")
-    wait_for("the control release", lambda: unsigned["plan_id"] in _releases(
-        stack.env["KAFKA_BOOTSTRAP"]), 60, stack.logs)
+    wait_for(
+        "the control release",
+        lambda: unsigned["plan_id"] in _releases(stack.env["KAFKA_BOOTSTRAP"]),
+        60,
+        stack.logs,
+    )
     released = _releases(stack.env["KAFKA_BOOTSTRAP"])
     assert rejected["plan_id"] not in released
     assert stranger["plan_id"] not in released

@@ -20,7 +20,7 @@ from tests import factories as f
 def _gate(tmp_path: Path, key: Ed25519PrivateKey):
     settings = GateSettings(state_dir=tmp_path, plan_wait_s=0.2)
     f.write_trust(f.trust({"duty-officer": key}), settings.trust_store)
-    app, gate = build_app(settings, live=False)
+    _, gate = build_app(settings, live=False)
     released: list[PlanReleased] = []
     dead: list[bytes] = []
 

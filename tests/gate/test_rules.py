@@ -48,8 +48,10 @@ def test_a_valid_approval_releases_with_the_approvers_identity(keys):
         (lambda d, k: d.model_copy(update={"reason": "tampered"}), Refusal.BAD_SIGNATURE),
         (lambda d, k: d.model_copy(update={"plan_hash": "f" * 64}), Refusal.BAD_SIGNATURE),
         (lambda d, k: d.model_copy(update={"key_id": "ed25519:unknown"}), Refusal.UNKNOWN_KEY),
-        (lambda d, k: d.model_copy(update={"operator_id": "second-officer"}),
-         Refusal.KEY_OPERATOR_MISMATCH),
+        (
+            lambda d, k: d.model_copy(update={"operator_id": "second-officer"}),
+            Refusal.KEY_OPERATOR_MISMATCH,
+        ),
     ],
 )
 def test_forged_or_tampered_decisions_are_refused(keys, mutate, reason):
@@ -87,21 +89,29 @@ def test_expired_key_decision_and_plan_are_refused(keys):
     expired_trust = f.trust(keys, not_after=f.NOW - timedelta(seconds=1))
     assert evaluate(_state(plan), decision, expired_trust, f.NOW).refusal is Refusal.KEY_EXPIRED
     later = f.NOW + timedelta(hours=2)
-    assert evaluate(_state(plan), decision, f.trust(keys), later).refusal is Refusal.DECISION_EXPIRED
+    assert (
+        evaluate(_state(plan), decision, f.trust(keys), later).refusal is Refusal.DECISION_EXPIRED
+    )
     fresh = f.decision(plan, keys["duty-officer"], at=f.NOW + timedelta(minutes=10))
-    assert evaluate(_state(plan), fresh, f.trust(keys), f.NOW + timedelta(minutes=10)).refusal \
+    assert (
+        evaluate(_state(plan), fresh, f.trust(keys), f.NOW + timedelta(minutes=10)).refusal
         is Refusal.PLAN_EXPIRED
+    )
 
 
 def test_a_non_approver_role_cannot_approve(keys):
     plan = f.plan()
     observer_trust = f.trust(keys, roles=("observer",))
     decision = f.decision(plan, keys["duty-officer"], role="observer")
-    assert evaluate(_state(plan), decision, observer_trust, f.NOW).refusal \
+    assert (
+        evaluate(_state(plan), decision, observer_trust, f.NOW).refusal
         is Refusal.ROLE_NOT_PERMITTED
+    )
     claims_more = f.decision(plan, keys["duty-officer"], role="approver")
-    assert evaluate(_state(plan), claims_more, observer_trust, f.NOW).refusal \
+    assert (
+        evaluate(_state(plan), claims_more, observer_trust, f.NOW).refusal
         is Refusal.ROLE_NOT_PERMITTED
+    )
 
 
 def test_nobody_approves_a_plan_with_their_own_order(keys):
@@ -121,7 +131,8 @@ def test_a_rejection_releases_nothing_and_closes_the_plan(keys):
 
 
 @pytest.mark.parametrize(
-    "risky", [{"priority": Priority.URGENT}, {"handling": ("hazmat",)}, {"handling": ("cold_chain",)}]
+    "risky",
+    [{"priority": Priority.URGENT}, {"handling": ("hazmat",)}, {"handling": ("cold_chain",)}],
 )
 def test_high_risk_plans_need_two_distinct_operators(keys, risky):
     plan = f.plan(**risky)

@@ -1,0 +1,29 @@
+"""Run the parser: `python -m services.parser`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prometheus_client import REGISTRY
+
+from services.common.logs import configure_logging
+from services.parser.app import build_app
+from services.parser.backends import build_backend
+from services.parser.settings import ParserSettings
+
+
+def main() -> None:
+    """Load the model, then consume orders until interrupted."""
+    configure_logging("parser")
+    settings = ParserSettings()
+    backend = build_backend(settings)
+    logging.getLogger("qm.parser").info(
+        "parser ready with backend %s", backend.name if backend else "rules"
+    )
+    app, _ = build_app(settings, backend, REGISTRY)
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

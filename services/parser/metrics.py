@@ -1,0 +1,19 @@
+"""Parser metrics: outcomes, model latency and tokens, extraction confidence."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+ORDERS = Counter("qm_parser_orders", "Orders parsed, by outcome and reason.", ["outcome", "reason"])
+LLM_SECONDS = Histogram(
+    "qm_parser_llm_seconds",
+    "Time the model took per order.",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+LLM_TOKENS = Counter("qm_parser_llm_tokens", "Tokens the model read and wrote.", ["kind"])
+CONFIDENCE = Histogram(
+    "qm_parser_confidence",
+    "Confidence of extracted fields.",
+    ["field"],
+    buckets=(0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0),
+)

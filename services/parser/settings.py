@@ -1,0 +1,34 @@
+"""Parser settings (env prefix QM_PARSER_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+
+class ParserSettings(CommonSettings):
+    """Which model extracts, and how the parser runs."""
+
+    model_config = SettingsConfigDict(env_prefix="QM_PARSER_", extra="ignore")
+
+    backend: Literal["llama", "openai", "rules"] = Field(
+        default="llama", description="llama: embedded GGUF; openai: HTTP endpoint; rules: no model"
+    )
+    model: str = Field(default="qwen2.5-coder-0.5b", description="model store name (llama)")
+    model_path: Path | None = Field(default=None, description="bring-your-own GGUF (llama)")
+    model_sha256: str | None = Field(default=None, description="required with model_path")
+    threads: int = Field(default=1, ge=1, le=64, description="llama.cpp threads; 1 on shared cores")
+    n_ctx: int = Field(default=2048, ge=512)
+    max_tokens: int = Field(default=256, ge=32)
+    openai_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "local"
+    openai_api_key: str = ""
+    openai_dialect: Literal["json_schema", "json_object"] = "json_schema"
+    openai_timeout_s: float = Field(default=120.0, gt=0)
+    group_id: str = "qm-parser"
+    metrics_port: int = Field(default=9401, ge=0, le=65535)
