@@ -9,8 +9,9 @@ import yaml
 
 from services.common.scenario import ScenarioError, load_scenario
 from services.common.settings import DEFAULT_SCENARIO
+from tests.paths import EVAL_DIR
 
-EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval" / "scenario.yaml"
+EVAL = EVAL_DIR / "scenario.yaml"
 
 
 def test_the_demo_theater_loads_with_operators():

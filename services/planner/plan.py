@@ -1,0 +1,156 @@
+"""Turn a solution into a PlanProposed: routes with ETAs and loads, reasoned unserved orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from schemas.envelope import content_id
+from schemas.orders import OrderParsed, Priority
+from schemas.plans import PlanProposed, Route, SolverStats, Stop, Unserved
+from services.common.scenario import Scenario
+from services.planner.problem import PlanParams, Problem, unique_orders
+
+if TYPE_CHECKING:  # the solver's result types only; this module must not load OR-Tools
+    from services.planner.solver import Solution, Tour
+
+EXHAUSTED = "fleet time or capacity exhausted"
+# A valid placeholder: the real hash covers the finished model, so it is set afterwards.
+_PLACEHOLDER_HASH = "0" * 64
+
+
+def plan_id(orders: Sequence[OrderParsed], scenario_version: str, params: object) -> str:
+    """Stable id from the batch's order ids, the scenario and the parameters."""
+    return content_id("plan", sorted({o.order_id for o in orders}), scenario_version, params)
+
+
+def make_plan(
+    orders: Sequence[OrderParsed],
+    scenario: Scenario,
+    scenario_version: str,
+    solution: Solution,
+    problem: Problem,
+    params: PlanParams,
+    now: datetime,
+) -> PlanProposed:
+    """Build the plan a human reviews; its id depends only on inputs, its hash on its content."""
+    by_id = {order.order_id: order for order in unique_orders(orders)}
+    routes = tuple(_route(tour, problem, scenario, by_id) for tour in solution.tours)
+    plan = PlanProposed(
+        message_id="pending",
+        occurred_at=now,
+        plan_id=plan_id(orders, scenario_version, _id_params(params, solution)),
+        plan_hash=_PLACEHOLDER_HASH,
+        order_ids=tuple(sorted(by_id)),
+        requested_by=tuple(sorted({o.submitted_by for o in by_id.values() if o.submitted_by})),
+        routes=routes,
+        unserved=_unserved(problem, solution, by_id),
+        distance_km=round(sum(route.distance_km for route in routes), 3),
+        solver=SolverStats(
+            status=solution.status,
+            objective=solution.objective,
+            wall_seconds=solution.wall_seconds,
+            time_limit_seconds=solution.time_limit_s,
+            params=_id_params(params, solution),
+        ),
+        scenario=scenario_version,
+        risk=_risk(list(by_id.values()), scenario),
+        approvals_required=1,
+        expires_at=now + params.plan_ttl,
+    )
+    plan = plan.model_copy(update={"approvals_required": 2 if plan.risk else 1})
+    digest = plan.computed_hash()
+    final = plan.model_copy(
+        update={"plan_hash": digest, "message_id": content_id("msg", plan.plan_id, digest)}
+    )
+    # model_copy skips validation; re-validate so a bad hash or field can never be published.
+    return PlanProposed.model_validate(final.model_dump())
+
+
+def _id_params(params: PlanParams, solution: Solution) -> dict[str, object]:
+    return {"plan": params.as_dict(), "solve": solution.params}
+
+
+def _route(
+    tour: Tour, problem: Problem, scenario: Scenario, by_id: dict[str, OrderParsed]
+) -> Route:
+    duty = problem.duties[tour.duty]
+    stops = []
+    nodes = [duty.node]
+    for visit in tour.visits:
+        job = problem.jobs[visit.job]
+        order = by_id[job.order_id]
+        arrival = _at(problem, visit.arrival_min)
+        stops.append(
+            Stop(
+                order_id=order.order_id,
+                location=order.destination,
+                arrival=arrival,
+                departure=arrival + timedelta(minutes=job.service_min),
+                lines=order.lines,
+                priority=order.priority,
+                handling=tuple(sorted(job.skills)),
+                load_kg=round(order_weight_kg(order, scenario), 3),
+            )
+        )
+        nodes.append(job.node)
+    nodes.append(duty.node)
+    metres = sum(problem.distance_m[a][b] for a, b in pairwise(nodes))
+    return Route(
+        vehicle_id=duty.vehicle_id,
+        depot=duty.depot,
+        start=_at(problem, tour.start_min),
+        end=_at(problem, tour.end_min),
+        stops=tuple(stops),
+        distance_km=round(metres / 1000, 3),
+        load_kg=round(sum(stop.load_kg for stop in stops), 3),
+        load_m3=round(sum(order_volume_m3(by_id[s.order_id], scenario) for s in stops), 4),
+    )
+
+
+def _at(problem: Problem, minute: int) -> datetime:
+    return problem.epoch + timedelta(minutes=minute)
+
+
+def order_weight_kg(order: OrderParsed, scenario: Scenario) -> float:
+    """Total weight of an order's lines."""
+    return sum(scenario.item_by_sku[ln.sku].weight_kg * ln.quantity for ln in order.lines)
+
+
+def order_volume_m3(order: OrderParsed, scenario: Scenario) -> float:
+    """Total volume of an order's lines."""
+    return sum(scenario.item_by_sku[ln.sku].volume_m3 * ln.quantity for ln in order.lines)
+
+
+def _unserved(
+    problem: Problem, solution: Solution, by_id: dict[str, OrderParsed]
+) -> tuple[Unserved, ...]:
+    # The problem screened each job with the counterfactual checks (skills, size, window);
+    # a job that passed them all yet was dropped lost out to other orders.
+    reasons = dict(problem.invalid)
+    for k in solution.dropped:
+        job = problem.jobs[k]
+        reasons[job.order_id] = job.reason or EXHAUSTED
+    items = [
+        Unserved(order_id=oid, priority=by_id[oid].priority, reason=reason)
+        for oid, reason in reasons.items()
+    ]
+    return tuple(sorted(items, key=lambda u: (-u.priority.rank, u.order_id)))
+
+
+def _risk(orders: Sequence[OrderParsed], scenario: Scenario) -> tuple[str, ...]:
+    """Why the plan needs two approvers: urgent orders, hazmat, or cold chain in the batch."""
+    handling = {
+        h
+        for order in orders
+        for line in order.lines
+        if line.sku in scenario.item_by_sku
+        for h in scenario.item_by_sku[line.sku].handling
+    }
+    risk = []
+    if any(order.priority is Priority.URGENT for order in orders):
+        risk.append("urgent")
+    risk.extend(h for h in ("hazmat", "cold_chain") if h in handling)
+    return tuple(risk)

@@ -1,0 +1,343 @@
+"""The routing problem built from a batch of parsed orders and the scenario; no solver here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from schemas.orders import OrderParsed, Priority
+from services.common.scenario import Scenario, Vehicle
+
+EARTH_RADIUS_M = 6_371_008.8
+# Integer rounding must never make an overload look feasible: demands round up, capacities down.
+_EPS = 1e-9
+# Penalties grow geometrically with the batch size; past this the objective could overflow int64.
+_MAX_PENALTY = 2**61
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """How a batch becomes a problem and a plan."""
+
+    horizon_hours: float = 48.0
+    plan_ttl: timedelta = timedelta(hours=6)
+    later_shift_cost_m: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.horizon_hours <= 0:
+            raise ValueError("horizon_hours must be positive; use e.g. 48")
+        if self.plan_ttl <= timedelta(0):
+            raise ValueError("plan_ttl must be positive; use e.g. 6 hours")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for hashing and for the plan's solver statistics."""
+        return {
+            "horizon_hours": self.horizon_hours,
+            "plan_ttl_s": self.plan_ttl.total_seconds(),
+            "later_shift_cost_m": self.later_shift_cost_m,
+        }
+
+
+class MatrixProvider(Protocol):
+    """Road distances in metres between points given as (lat, lon)."""
+
+    def matrix(self, points: Sequence[tuple[float, float]]) -> list[list[int]]:
+        """Square matrix of distances in whole metres."""
+        ...
+
+
+def great_circle_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Haversine distance in metres between two (lat, lon) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + (
+        math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+@dataclass(frozen=True)
+class GreatCircleMatrix:
+    """Great-circle distance stretched by a road factor: the default when no road router is set."""
+
+    road_factor: float = 1.3
+
+    def matrix(self, points: Sequence[tuple[float, float]]) -> list[list[int]]:
+        """Square matrix of distances in whole metres."""
+        return [[round(great_circle_m(a, b) * self.road_factor) for b in points] for a in points]
+
+
+def travel_minutes(distance_m: int, speed_kmh: float) -> int:
+    """Driving time in whole minutes, rounded up so a schedule never assumes a faster drive."""
+    return math.ceil(distance_m * 60 / (speed_kmh * 1000) - _EPS)
+
+
+@dataclass(frozen=True)
+class Duty:
+    """One shift occurrence of one vehicle: a routing vehicle, available from start to end."""
+
+    vehicle_id: str
+    depot: str
+    node: int
+    start_min: int
+    end_min: int
+    capacity_kg: int
+    capacity_l: int
+    skills: frozenset[str]
+    speed_kmh: float
+    fixed_cost: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """One order as a routing node: demand, skills, window, service and drop penalty."""
+
+    order_id: str
+    node: int
+    location: str
+    priority: Priority
+    weight_kg: int
+    volume_l: int
+    skills: frozenset[str]
+    window: tuple[int, int]
+    service_min: int
+    penalty: int
+    allowed: tuple[int, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Nodes are depots then one per job; times are minutes after the epoch."""
+
+    epoch: datetime
+    horizon_min: int
+    locations: tuple[str, ...]
+    distance_m: tuple[tuple[int, ...], ...]
+    service_min: tuple[int, ...]
+    duties: tuple[Duty, ...]
+    jobs: tuple[Job, ...]
+    invalid: tuple[tuple[str, str], ...] = field(default=())
+
+    def travel(self, duty: Duty, i: int, j: int) -> int:
+        """Minutes the duty's vehicle needs from node i to node j."""
+        return travel_minutes(self.distance_m[i][j], duty.speed_kmh)
+
+
+def plan_epoch(now: datetime) -> datetime:
+    """The plan's time origin: now in UTC, floored to the minute."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC); naive datetimes are ambiguous")
+    return now.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def shift_occurrences(vehicle: Vehicle, epoch: datetime, horizon_min: int) -> list[tuple[int, int]]:
+    """(start, end) minutes of the daily shifts not yet over that start within the horizon."""
+    # A shift already under way starts at the epoch: the crew cannot leave in the past.
+    midnight = epoch.replace(hour=0, minute=0)
+    base = int((midnight - epoch).total_seconds() // 60)
+    out: list[tuple[int, int]] = []
+    for day in range(math.ceil(horizon_min / 1440) + 1):
+        start = base + day * 1440 + vehicle.shift.start_min
+        end = base + day * 1440 + vehicle.shift.end_min
+        if end > 0 and start < horizon_min:
+            out.append((max(start, 0), end))
+    return out
+
+
+def _duties(
+    scenario: Scenario, depots: dict[str, int], epoch: datetime, horizon: int, p: PlanParams
+) -> list[Duty]:
+    duties: list[Duty] = []
+    for vehicle in scenario.fleet:
+        # Each later shift is a fresh trip from the depot; its fixed cost makes the solver
+        # deliver in the earliest shift that can take an order.
+        for day, (start, end) in enumerate(shift_occurrences(vehicle, epoch, horizon)):
+            duties.append(
+                Duty(
+                    vehicle_id=vehicle.id,
+                    depot=vehicle.depot,
+                    node=depots[vehicle.depot],
+                    start_min=start,
+                    end_min=end,
+                    capacity_kg=math.floor(vehicle.capacity.weight_kg + _EPS),
+                    capacity_l=math.floor(vehicle.capacity.volume_m3 * 1000 + _EPS),
+                    skills=frozenset(vehicle.skills),
+                    speed_kmh=vehicle.speed_kmh,
+                    fixed_cost=day * p.later_shift_cost_m,
+                )
+            )
+    return duties
+
+
+@dataclass(frozen=True)
+class _Demand:
+    order: OrderParsed
+    weight_kg: int
+    volume_l: int
+    skills: frozenset[str]
+    window: tuple[int, int]
+
+
+def _demand(order: OrderParsed, scenario: Scenario, epoch: datetime, horizon: int) -> _Demand:
+    items = [(scenario.item_by_sku[line.sku], line.quantity) for line in order.lines]
+    weight = sum(item.weight_kg * qty for item, qty in items)
+    volume = sum(item.volume_m3 * qty for item, qty in items)
+    lo = 0 if order.not_before is None else _ceil_min(order.not_before - epoch)
+    hi = horizon if order.deliver_by is None else _floor_min(order.deliver_by - epoch)
+    return _Demand(
+        order=order,
+        weight_kg=math.ceil(weight - _EPS),
+        volume_l=math.ceil(volume * 1000 - _EPS),
+        skills=frozenset(h for item, _ in items for h in item.handling),
+        window=(max(lo, 0), min(hi, horizon)),
+    )
+
+
+def _ceil_min(delta: timedelta) -> int:
+    return math.ceil(delta.total_seconds() / 60 - _EPS)
+
+
+def _floor_min(delta: timedelta) -> int:
+    return math.floor(delta.total_seconds() / 60 + _EPS)
+
+
+def _invalid_reason(order: OrderParsed, scenario: Scenario) -> str | None:
+    if order.destination not in scenario.location_by_id:
+        return f"unknown destination {order.destination!r}: not a location of this scenario"
+    unknown = sorted(line.sku for line in order.lines if line.sku not in scenario.item_by_sku)
+    if unknown:
+        return f"unknown SKU(s) {', '.join(unknown)}: not in this scenario's catalog"
+    return None
+
+
+def _reachable(
+    d: _Demand, duty: Duty, node: int, service: int, dist: Sequence[Sequence[int]]
+) -> bool:
+    """Whether the duty could serve this order alone, driving straight there and back."""
+    out = travel_minutes(dist[duty.node][node], duty.speed_kmh)
+    back = travel_minutes(dist[node][duty.node], duty.speed_kmh)
+    arrive = max(duty.start_min + out, d.window[0])
+    return arrive <= d.window[1] and arrive + service + back <= duty.end_min
+
+
+def _screen(
+    d: _Demand, node: int, service: int, duties: Sequence[Duty], dist: Sequence[Sequence[int]]
+) -> tuple[tuple[int, ...], str | None]:
+    """Duties that could serve the order, or the first counterfactual check that rules all out."""
+    if not duties:
+        return (), "no vehicle has a shift within the planning horizon"
+    skilled = [i for i, duty in enumerate(duties) if d.skills <= duty.skills]
+    if not skilled:
+        return (), f"no vehicle has the required skills ({', '.join(sorted(d.skills))})"
+    fits = [
+        i
+        for i in skilled
+        if d.weight_kg <= duties[i].capacity_kg and d.volume_l <= duties[i].capacity_l
+    ]
+    if not fits:
+        return (), (
+            f"heavier or bulkier than any capable vehicle "
+            f"({d.weight_kg} kg, {d.volume_l / 1000:.2f} m3)"
+        )
+    if d.window[0] > d.window[1]:
+        return (), "delivery window is already closed or opens after the planning horizon"
+    reach = [i for i in fits if _reachable(d, duties[i], node, service, dist)]
+    if not reach:
+        return (), "delivery window unreachable from every capable depot within shifts"
+    return tuple(reach), None
+
+
+def drop_penalties(
+    n_jobs: int, duties: Sequence[Duty], dist: Sequence[Sequence[int]]
+) -> dict[Priority, int]:
+    """Drop penalties: a more pressing order is dropped only when it cannot be served."""
+    # routine > any total route cost; priority > all routine together; urgent > all priority.
+    longest = max((max(row) for row in dist), default=0)
+    fixed = max((duty.fixed_cost for duty in duties), default=0)
+    base = (n_jobs + len(duties) + 1) * (longest + fixed) + 1
+    scale = n_jobs + 1
+    urgent = base * scale * scale
+    if urgent * max(n_jobs, 1) > _MAX_PENALTY:
+        raise ValueError(f"batch of {n_jobs} orders is too large to plan at once; split it")
+    return {Priority.ROUTINE: base, Priority.PRIORITY: base * scale, Priority.URGENT: urgent}
+
+
+def unique_orders(orders: Sequence[OrderParsed]) -> list[OrderParsed]:
+    """A redelivered order keeps its first copy, so it becomes one job, not two."""
+    seen: dict[str, OrderParsed] = {}
+    for order in orders:
+        seen.setdefault(order.order_id, order)
+    return list(seen.values())
+
+
+def build_problem(
+    orders: Sequence[OrderParsed],
+    scenario: Scenario,
+    now: datetime,
+    params: PlanParams | None = None,
+    matrix: MatrixProvider | None = None,
+) -> Problem:
+    """Turn a batch of orders into a routing problem over the fleet's shifts within the horizon."""
+    params = params or PlanParams()
+    epoch = plan_epoch(now)
+    unique = unique_orders(orders)
+    invalid = [(o.order_id, r) for o in unique if (r := _invalid_reason(o, scenario)) is not None]
+    valid = [o for o in unique if _invalid_reason(o, scenario) is None]
+    depot_ids = list(dict.fromkeys(vehicle.depot for vehicle in scenario.fleet))
+    locations = (*depot_ids, *(o.destination for o in valid))
+    points = [(scenario.location_by_id[i].lat, scenario.location_by_id[i].lon) for i in locations]
+    provider = matrix or GreatCircleMatrix(scenario.road_factor)
+    dist = tuple(tuple(row) for row in provider.matrix(points))
+    depots = {depot: node for node, depot in enumerate(depot_ids)}
+    duties = _duties(scenario, depots, epoch, round(params.horizon_hours * 60), params)
+    horizon = max([round(params.horizon_hours * 60), *(duty.end_min for duty in duties)])
+    jobs = _jobs(valid, scenario, epoch, horizon, duties, dist, len(depot_ids))
+    # Depots have no service time: loading happens before the shift starts.
+    service = (0,) * len(depot_ids) + tuple(job.service_min for job in jobs)
+    return Problem(
+        epoch=epoch,
+        horizon_min=horizon,
+        locations=locations,
+        distance_m=dist,
+        service_min=service,
+        duties=tuple(duties),
+        jobs=jobs,
+        invalid=tuple(invalid),
+    )
+
+
+def _jobs(
+    orders: Sequence[OrderParsed],
+    scenario: Scenario,
+    epoch: datetime,
+    horizon: int,
+    duties: Sequence[Duty],
+    dist: Sequence[Sequence[int]],
+    first_node: int,
+) -> tuple[Job, ...]:
+    penalties = drop_penalties(len(orders), duties, dist)
+    jobs = []
+    for node, order in enumerate(orders, start=first_node):
+        d = _demand(order, scenario, epoch, horizon)
+        service = scenario.location_by_id[order.destination].service_min
+        allowed, reason = _screen(d, node, service, duties, dist)
+        jobs.append(
+            Job(
+                order_id=order.order_id,
+                node=node,
+                location=order.destination,
+                priority=order.priority,
+                weight_kg=d.weight_kg,
+                volume_l=d.volume_l,
+                skills=d.skills,
+                window=d.window,
+                service_min=service,
+                penalty=penalties[order.priority],
+                allowed=allowed,
+                reason=reason,
+            )
+        )
+    return tuple(jobs)

@@ -1,0 +1,168 @@
+"""Re-check a proposed plan against the scenario and its orders, independently of the solver."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from schemas.orders import OrderParsed
+from schemas.plans import PlanProposed, Route
+from services.common.scenario import Scenario, Vehicle
+from services.planner.problem import (
+    GreatCircleMatrix,
+    MatrixProvider,
+    travel_minutes,
+    unique_orders,
+)
+
+# Loads are recomputed in floating point; tolerate rounding, never a real overload.
+_TOL = 1e-6
+
+
+def verify(
+    plan: PlanProposed,
+    scenario: Scenario,
+    orders: Sequence[OrderParsed],
+    matrix: MatrixProvider | None = None,
+) -> list[str]:
+    """Every rule the plan breaks, one sentence each; an empty list means the plan is valid."""
+    by_id = {order.order_id: order for order in unique_orders(orders)}
+    provider = matrix or GreatCircleMatrix(scenario.road_factor)
+    found = _coverage(plan, by_id)
+    for route in plan.routes:
+        found.extend(_route(route, scenario, by_id, provider))
+    found.extend(_overlaps(plan.routes))
+    if plan.computed_hash() != plan.plan_hash:
+        found.append("plan_hash does not match the plan content")
+    return found
+
+
+def _coverage(plan: PlanProposed, by_id: dict[str, OrderParsed]) -> list[str]:
+    seen = Counter(
+        [stop.order_id for route in plan.routes for stop in route.stops]
+        + [item.order_id for item in plan.unserved]
+    )
+    found = [
+        f"order {oid} appears {n} times; it must appear once" for oid, n in seen.items() if n > 1
+    ]
+    found += [f"order {oid} is neither routed nor unserved" for oid in by_id if oid not in seen]
+    found += [
+        f"order {oid} is in the plan but not in the batch" for oid in seen if oid not in by_id
+    ]
+    if set(plan.order_ids) != set(by_id):
+        found.append("order_ids does not list exactly the batch's orders")
+    found += [f"unserved order {u.order_id} has no reason" for u in plan.unserved if not u.reason]
+    return found
+
+
+def _route(
+    route: Route, scenario: Scenario, by_id: dict[str, OrderParsed], matrix: MatrixProvider
+) -> list[str]:
+    vehicle = next((v for v in scenario.fleet if v.id == route.vehicle_id), None)
+    if vehicle is None:
+        return [f"route uses unknown vehicle {route.vehicle_id}"]
+    unknown = _unknown_refs(route, scenario, by_id)
+    if unknown:
+        return unknown
+    found = (
+        [] if route.depot == vehicle.depot else [f"{vehicle.id} does not start at {route.depot}"]
+    )
+    found += _shift(route, vehicle)
+    orders = [by_id[stop.order_id] for stop in route.stops if stop.order_id in by_id]
+    found += _stops(route, scenario, by_id)
+    found += _loads(route, vehicle, orders, scenario)
+    found += _timing(route, vehicle, scenario, matrix)
+    return found
+
+
+def _unknown_refs(route: Route, scenario: Scenario, by_id: dict[str, OrderParsed]) -> list[str]:
+    """Places or SKUs the scenario does not know make every other check meaningless."""
+    places = {route.depot, *(stop.location for stop in route.stops)}
+    skus = {ln.sku for stop in route.stops for ln in stop.lines}
+    skus |= {ln.sku for s in route.stops if s.order_id in by_id for ln in by_id[s.order_id].lines}
+    bad = sorted(places - set(scenario.location_by_id)) + sorted(skus - set(scenario.item_by_sku))
+    return [f"{route.vehicle_id} route refers to unknown {', '.join(bad)}"] if bad else []
+
+
+def _shift(route: Route, vehicle: Vehicle) -> list[str]:
+    midnight = route.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    opens = midnight + timedelta(minutes=vehicle.shift.start_min)
+    closes = midnight + timedelta(minutes=vehicle.shift.end_min)
+    if route.start < opens or route.end > closes or route.end < route.start:
+        return [f"{vehicle.id} route {route.start:%F %H:%M}-{route.end:%H:%M} is outside its shift"]
+    return []
+
+
+def _stops(route: Route, scenario: Scenario, by_id: dict[str, OrderParsed]) -> list[str]:
+    found = []
+    vehicle = next(v for v in scenario.fleet if v.id == route.vehicle_id)
+    for stop in route.stops:
+        order = by_id.get(stop.order_id)
+        if order is None:
+            continue
+        if stop.location != order.destination or set(stop.lines) != set(order.lines):
+            found.append(f"stop for {order.order_id} does not match the order's place or lines")
+        handling = {h for ln in order.lines for h in scenario.item_by_sku[ln.sku].handling}
+        missing = handling - set(vehicle.skills)
+        if missing:
+            found.append(f"{vehicle.id} lacks {', '.join(sorted(missing))} for {order.order_id}")
+        if order.not_before and stop.arrival < order.not_before:
+            found.append(f"{order.order_id} arrives {stop.arrival:%F %H:%M}, before its window")
+        if order.deliver_by and stop.arrival > order.deliver_by:
+            found.append(f"{order.order_id} arrives {stop.arrival:%F %H:%M}, after deliver_by")
+    return found
+
+
+def _loads(
+    route: Route, vehicle: Vehicle, orders: list[OrderParsed], scenario: Scenario
+) -> list[str]:
+    items = [(scenario.item_by_sku[ln.sku], ln.quantity) for o in orders for ln in o.lines]
+    kg = sum(item.weight_kg * qty for item, qty in items)
+    m3 = sum(item.volume_m3 * qty for item, qty in items)
+    found = []
+    if kg > vehicle.capacity.weight_kg + _TOL:
+        found.append(f"{vehicle.id} carries {kg:.1f} kg, over {vehicle.capacity.weight_kg} kg")
+    if m3 > vehicle.capacity.volume_m3 + _TOL:
+        found.append(f"{vehicle.id} carries {m3:.2f} m3, over {vehicle.capacity.volume_m3} m3")
+    if abs(route.load_kg - kg) > 0.01 or abs(route.load_m3 - m3) > 0.001:
+        found.append(f"{vehicle.id} declares a load that differs from its stops' lines")
+    return found
+
+
+def _timing(
+    route: Route, vehicle: Vehicle, scenario: Scenario, matrix: MatrixProvider
+) -> list[str]:
+    places = [route.depot, *(stop.location for stop in route.stops), route.depot]
+    points = [(scenario.location_by_id[p].lat, scenario.location_by_id[p].lon) for p in places]
+    dist = matrix.matrix(points)
+    found = []
+    ready = route.start
+    for i, stop in enumerate(route.stops, start=1):
+        drive = timedelta(minutes=travel_minutes(dist[i - 1][i], vehicle.speed_kmh))
+        if stop.arrival < ready + drive:
+            found.append(f"{stop.order_id} arrival is sooner than the drive from {places[i - 1]}")
+        service = timedelta(minutes=scenario.location_by_id[stop.location].service_min)
+        if stop.departure < stop.arrival + service:
+            found.append(f"{stop.order_id} departs before its service time is over")
+        ready = stop.departure
+    back = timedelta(minutes=travel_minutes(dist[-2][-1], vehicle.speed_kmh))
+    if route.end < ready + back:
+        found.append(f"{vehicle.id} returns to {route.depot} sooner than the drive allows")
+    metres = sum(dist[i][i + 1] for i in range(len(places) - 1))
+    if abs(route.distance_km - metres / 1000) > 0.01:
+        found.append(f"{vehicle.id} declares {route.distance_km} km; the stops make {metres} m")
+    return found
+
+
+def _overlaps(routes: Sequence[Route]) -> list[str]:
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for route in routes:
+        spans.setdefault(route.vehicle_id, []).append((route.start, route.end))
+    found = []
+    for vehicle_id, times in spans.items():
+        times.sort()
+        if any(b[0] < a[1] for a, b in pairwise(times)):
+            found.append(f"{vehicle_id} has routes that overlap in time")
+    return found

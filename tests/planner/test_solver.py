@@ -1,0 +1,153 @@
+"""Solving tiny named instances: capacities, skills, windows, priorities and reasons hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from itertools import pairwise
+
+import pytest
+
+from schemas.orders import Priority
+from schemas.plans import Route
+from services.common.scenario import Scenario
+from services.planner.plan import EXHAUSTED
+from services.planner.problem import build_problem
+from services.planner.solver import Progress, SolveParams, solve
+from services.planner.verify import verify
+from tests.planner.conftest import OrderFactory, Planner
+from tests.planner.helpers import NOW
+
+
+def _routed(routes: Sequence[Route]) -> dict[str, str]:
+    return {s.order_id: r.vehicle_id for r in routes for s in r.stops}
+
+
+def test_mixed_batch_is_served_within_capacity(
+    tiny: Scenario, order: OrderFactory, planner: Planner
+) -> None:
+    """Five feasible orders are all routed, no route exceeds its vehicle, and verify agrees."""
+    orders = [
+        order("o1", "FOB-1", ("WATER-PAL", 1)),
+        order("o2", "FOB-2", ("WATER-PAL", 1)),
+        order("o3", "HOSP-1", ("VACCINE", 5)),
+        order("o4", "FOB-2", ("FUEL", 200)),
+        order("o5", "HOSP-1", ("TARP", 4)),
+    ]
+    run = planner(orders, tiny)
+    assert run.plan.unserved == ()
+    assert set(_routed(run.plan.routes)) == {"o1", "o2", "o3", "o4", "o5"}
+    caps = {v.id: v.capacity for v in tiny.fleet}
+    for route in run.plan.routes:
+        assert route.load_kg <= caps[route.vehicle_id].weight_kg
+        assert route.load_m3 <= caps[route.vehicle_id].volume_m3
+    assert verify(run.plan, tiny, orders) == []
+
+
+def test_cold_chain_goes_only_on_a_reefer(
+    tiny: Scenario, order: OrderFactory, planner: Planner
+) -> None:
+    """Vaccines ride the cold-chain vehicle and fuel the hazmat one, never the plain truck."""
+    run = planner([order("v", "FOB-1", ("VACCINE", 2)), order("f", "FOB-1", ("FUEL", 10))], tiny)
+    assert _routed(run.plan.routes) == {"v": "REEF-1", "f": "FUEL-1"}
+
+
+def test_skill_nobody_has_is_unserved_with_that_skill(
+    tiny: Scenario, order: OrderFactory, planner: Planner
+) -> None:
+    """A radio needs 'secure'; no vehicle has it, and the reason says so."""
+    run = planner([order("r", "FOB-1", ("RADIO", 1)), order("t", "FOB-1", ("TARP", 1))], tiny)
+    (unserved,) = run.plan.unserved
+    assert unserved.order_id == "r"
+    assert "secure" in unserved.reason
+    assert "skills" in unserved.reason
+
+
+def test_too_heavy_and_unreachable_reasons(
+    tiny: Scenario, order: OrderFactory, planner: Planner
+) -> None:
+    """Counterfactual reasons: heavier than any capable vehicle; window no depot can reach."""
+    orders = [
+        order("heavy", "FOB-1", ("WATER-PAL", 4)),
+        order("late", "FAR-1", ("TARP", 1), deliver_by=NOW + timedelta(hours=2)),
+        order("closed", "FOB-1", ("TARP", 1), deliver_by=NOW - timedelta(hours=1)),
+    ]
+    reasons = {u.order_id: u.reason for u in planner(orders, tiny).plan.unserved}
+    assert reasons["heavy"].startswith("heavier or bulkier")
+    assert "unreachable" in reasons["late"]
+    assert "closed" in reasons["closed"]
+
+
+def test_urgent_beats_routine_when_capacity_is_short(
+    one_truck: Scenario, order: OrderFactory, planner: Planner
+) -> None:
+    """One pallet fits per shift, three are asked for today: the urgent one is carried."""
+    by = NOW + timedelta(hours=12)
+    orders = [
+        order("a-routine", "FOB-1", ("WATER-PAL", 1), deliver_by=by),
+        order("b-routine", "FOB-2", ("WATER-PAL", 1), deliver_by=by),
+        order("z-urgent", "HOSP-1", ("WATER-PAL", 1), priority=Priority.URGENT, deliver_by=by),
+    ]
+    run = planner(orders, one_truck)
+    assert set(_routed(run.plan.routes)) == {"z-urgent"}
+    assert {u.order_id: u.reason for u in run.plan.unserved} == {
+        "a-routine": EXHAUSTED,
+        "b-routine": EXHAUSTED,
+    }
+
+
+def test_windows_are_respected(tiny: Scenario, order: OrderFactory, planner: Planner) -> None:
+    """An order that may not arrive before 14:00 or after 15:00 is served inside that hour."""
+    nb, db = NOW.replace(hour=14), NOW.replace(hour=15)
+    run = planner([order("w", "FOB-2", ("TARP", 2), not_before=nb, deliver_by=db)], tiny)
+    (route,) = run.plan.routes
+    (stop,) = route.stops
+    assert nb <= stop.arrival <= db
+    assert route.start >= NOW.replace(hour=6)
+    assert stop.arrival - route.start < timedelta(hours=1), "leaves late instead of waiting"
+
+
+def test_every_order_is_served_or_unserved_once(
+    tiny: Scenario, order: OrderFactory, planner: Planner
+) -> None:
+    """Routed and unserved orders partition the batch, redelivered duplicates included."""
+    orders = [
+        order(f"o{i}", ("FOB-1", "FOB-2", "HOSP-1")[i % 3], ("WATER-PAL", 1)) for i in range(8)
+    ]
+    run = planner([*orders, orders[0]], tiny)
+    routed = [s.order_id for r in run.plan.routes for s in r.stops]
+    unserved = [u.order_id for u in run.plan.unserved]
+    assert sorted(routed + unserved) == sorted(o.order_id for o in orders)
+    assert all(u.reason for u in run.plan.unserved)
+
+
+def test_progress_reports_improving_solutions(tiny: Scenario, order: OrderFactory) -> None:
+    """The progress hook sees falling objectives ending at the returned one."""
+    seen: list[Progress] = []
+    problem = build_problem([order("o1", "FOB-1", ("TARP", 1))], tiny, NOW)
+    solution = solve(problem, SolveParams(time_limit_s=0.2), progress=seen.append)
+    assert seen[0].solutions == 1
+    assert all(a.objective > b.objective for a, b in pairwise(seen))
+    assert solution.wall_seconds < 2.0
+    assert solution.objective == seen[-1].objective
+
+
+def test_no_orders_means_no_search(tiny: Scenario) -> None:
+    """An empty problem returns at once with no tours."""
+    solution = solve(build_problem([], tiny, NOW), SolveParams(time_limit_s=0.1))
+    assert solution.status == "NO_WORK"
+    assert solution.tours == ()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"time_limit_s": 0}, "time_limit_s"),
+        ({"first_solution": "BOGUS"}, "first_solution"),
+        ({"metaheuristic": "BOGUS"}, "metaheuristic"),
+    ],
+)
+def test_solve_params_refuse_unsafe_values(kwargs: dict[str, object], message: str) -> None:
+    """No time limit, or an unknown strategy, is refused when the parameters are made."""
+    with pytest.raises(ValueError, match=message):
+        SolveParams(**kwargs)  # type: ignore[arg-type]
