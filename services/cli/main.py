@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli import keys, orders, plans
+from services.cli import bench, evaluate, keys, orders, plans
 from services.cli.context import console, fail, run, settings
 from services.common.kafka import KafkaUnavailable, ensure_topics
 from services.common.scenario import ScenarioError, load_scenario
@@ -19,6 +19,8 @@ app = typer.Typer(
 app.add_typer(orders.app, name="order")
 app.add_typer(plans.app, name="plans")
 app.add_typer(keys.app, name="keys")
+app.add_typer(bench.app, name="bench")
+app.add_typer(evaluate.app, name="eval")
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Theater scenarios.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
