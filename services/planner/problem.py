@@ -120,9 +120,13 @@ class Problem:
     duties: tuple[Duty, ...]
     jobs: tuple[Job, ...]
     invalid: tuple[tuple[str, str], ...] = field(default=())
+    # Given travel times, the same for every vehicle (benchmarks); None derives them from speed.
+    travel_min: tuple[tuple[int, ...], ...] | None = None
 
     def travel(self, duty: Duty, i: int, j: int) -> int:
         """Minutes the duty's vehicle needs from node i to node j."""
+        if self.travel_min is not None:
+            return self.travel_min[i][j]
         return travel_minutes(self.distance_m[i][j], duty.speed_kmh)
 
 
@@ -341,3 +345,54 @@ def _jobs(
             )
         )
     return tuple(jobs)
+
+
+@dataclass(frozen=True)
+class Customers:
+    """A single-depot instance given as matrices: node 0 is the depot, nodes 1.. are customers."""
+
+    distance: tuple[tuple[int, ...], ...]
+    travel: tuple[tuple[int, ...], ...]
+    demand: tuple[int, ...]
+    windows: tuple[tuple[int, int], ...]
+    service: tuple[int, ...]
+    capacity: int
+    vehicles: int
+
+
+def customers_problem(c: Customers, epoch: datetime = datetime(2000, 1, 1, tzinfo=UTC)) -> Problem:
+    """A problem for a homogeneous fleet at one depot, e.g. a benchmark instance."""
+    horizon = c.windows[0][1]
+    duties = tuple(
+        Duty(f"V{v}", "0", 0, c.windows[0][0], horizon, c.capacity, 0, frozenset(), 1.0, 0)
+        for v in range(c.vehicles)
+    )
+    penalty = drop_penalties(len(c.demand) - 1, duties, c.distance)[Priority.ROUTINE]
+    every = tuple(range(c.vehicles))
+    jobs = tuple(
+        Job(
+            order_id=str(k),
+            node=k,
+            location=str(k),
+            priority=Priority.ROUTINE,
+            weight_kg=c.demand[k],
+            volume_l=0,
+            skills=frozenset(),
+            window=c.windows[k],
+            service_min=c.service[k],
+            penalty=penalty,
+            allowed=every,
+            reason=None,
+        )
+        for k in range(1, len(c.demand))
+    )
+    return Problem(
+        epoch=epoch,
+        horizon_min=horizon,
+        locations=tuple(str(k) for k in range(len(c.demand))),
+        distance_m=c.distance,
+        service_min=c.service,
+        duties=duties,
+        jobs=jobs,
+        travel_min=c.travel,
+    )

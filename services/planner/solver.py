@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from services.planner.problem import Problem
+from services.planner.problem import Duty, Problem
 
 _STATUS = routing_enums_pb2.RoutingSearchStatus.Value
 _FIRST = routing_enums_pb2.FirstSolutionStrategy.Value
 _META = routing_enums_pb2.LocalSearchMetaheuristic.Value
 _FIRST_NAMES = frozenset(_FIRST.keys())
 _META_NAMES = frozenset(_META.keys())
+_FOUND = frozenset(
+    {"ROUTING_SUCCESS", "ROUTING_OPTIMAL", "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"}
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,9 @@ class SolveParams:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     solution_limit: int | None = None
     log_search: bool = False
+    # Parallel searches, each from another first solution; the best plan is kept.
+    workers: int = 1
+    alternates: tuple[str, ...] = ("SAVINGS", "PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION")
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:
@@ -41,10 +50,21 @@ class SolveParams:
             )
         if self.solution_limit is not None and self.solution_limit < 1:
             raise ValueError("solution_limit must be at least 1, or None for no limit")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1; use 2 for a two-core portfolio")
+        unknown = sorted(set(self.alternates) - _FIRST_NAMES)
+        if unknown:
+            raise ValueError(f"unknown alternates {unknown}; try SAVINGS or PATH_CHEAPEST_ARC")
+
+    def portfolio(self) -> list[str]:
+        """First-solution strategies of the workers: ours first, then distinct alternates."""
+        names = list(dict.fromkeys([self.first_solution, *self.alternates]))
+        return [names[k % len(names)] for k in range(self.workers)]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, recorded in the plan's solver statistics."""
-        return asdict(self)
+        # A list, as JSON gives it back: a tuple here would break the plan's round trip.
+        return {**asdict(self), "alternates": list(self.alternates)}
 
 
 @dataclass(frozen=True)
@@ -94,25 +114,35 @@ def solve(
 ) -> Solution:
     """Route the problem's jobs over its duties within the time limit (blocking: run off-loop)."""
     params = params or SolveParams()
+    deadline = time.time() + params.time_limit_s
+    if params.workers == 1 or not problem.duties or not problem.jobs:
+        return _solve_one(problem, params, deadline, progress)
+    variants = [replace(params, first_solution=name) for name in params.portfolio()]
+    # Spawned, not forked: the caller may hold threads (an event loop) that fork would copy.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(variants) - 1, mp_context=context) as pool:
+        others = [pool.submit(_solve_one, problem, v, deadline) for v in variants[1:]]
+        results = [_solve_one(problem, variants[0], deadline, progress)]
+        results += [future.result() for future in others]
+    best = min(results, key=lambda r: (r.status not in _FOUND, r.objective))
+    wall = params.time_limit_s - (deadline - time.time())
+    return replace(best, params=params.as_dict(), wall_seconds=wall)
+
+
+def _solve_one(
+    problem: Problem,
+    params: SolveParams,
+    deadline: float,
+    progress: Callable[[Progress], None] | None = None,
+) -> Solution:
     started = time.monotonic()
     if not problem.duties or not problem.jobs:
         return _empty(problem, params, started)
-    manager = pywrapcp.RoutingIndexManager(
-        len(problem.locations),
-        len(problem.duties),
-        [duty.node for duty in problem.duties],
-        [duty.node for duty in problem.duties],
-    )
-    routing = pywrapcp.RoutingModel(manager)
-    _add_costs(problem, manager, routing)
-    _add_capacities(problem, manager, routing)
-    time_dim = _add_time(problem, manager, routing)
-    _add_jobs(problem, manager, routing, time_dim)
+    manager, routing, time_dim = _model(problem)
     if progress is not None:
         _watch(routing, progress, started)
-    # Model building counts against the limit, so solve() as a whole stays within it.
-    remaining = params.time_limit_s - (time.monotonic() - started)
-    assignment = routing.SolveWithParameters(_search(params, remaining))
+    # Model building (and a worker's start-up) counts against the limit.
+    assignment = routing.SolveWithParameters(_search(params, deadline - time.time()))
     status = _STATUS.Name(routing.status())
     wall = time.monotonic() - started
     if assignment is None:
@@ -128,6 +158,21 @@ def solve(
         tours=tours,
         dropped=tuple(k for k in range(len(problem.jobs)) if k not in served),
     )
+
+
+def _model(problem: Problem) -> tuple[Any, Any, Any | None]:
+    manager = pywrapcp.RoutingIndexManager(
+        len(problem.locations),
+        len(problem.duties),
+        [duty.node for duty in problem.duties],
+        [duty.node for duty in problem.duties],
+    )
+    routing = pywrapcp.RoutingModel(manager)
+    _add_costs(problem, routing)
+    _add_capacities(problem, routing)
+    time_dim = _add_time(problem, routing) if time_binds(problem) else None
+    _add_jobs(problem, manager, routing, time_dim)
+    return manager, routing, time_dim
 
 
 def _empty(
@@ -155,18 +200,17 @@ def _search(params: SolveParams, remaining_s: float) -> Any:
     return search
 
 
-def _add_costs(problem: Problem, manager: Any, routing: Any) -> None:
-    dist = problem.distance_m
-
-    def distance(i: int, j: int) -> int:
-        return dist[int(manager.IndexToNode(i))][int(manager.IndexToNode(j))]
-
-    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(distance))
+def _add_costs(problem: Problem, routing: Any) -> None:
+    # Matrices live in C++: no Python call per arc evaluation during the search.
+    routing.SetArcCostEvaluatorOfAllVehicles(
+        routing.RegisterTransitMatrix([list(row) for row in problem.distance_m])
+    )
     for v, duty in enumerate(problem.duties):
-        routing.SetFixedCostOfVehicle(duty.fixed_cost, v)
+        if duty.fixed_cost:
+            routing.SetFixedCostOfVehicle(duty.fixed_cost, v)
 
 
-def _add_capacities(problem: Problem, manager: Any, routing: Any) -> None:
+def _add_capacities(problem: Problem, routing: Any) -> None:
     depots = len(problem.locations) - len(problem.jobs)
     kg = [0] * depots + [job.weight_kg for job in problem.jobs]
     litres = [0] * depots + [job.volume_l for job in problem.jobs]
@@ -174,25 +218,38 @@ def _add_capacities(problem: Problem, manager: Any, routing: Any) -> None:
         ("weight_kg", kg, [duty.capacity_kg for duty in problem.duties]),
         ("volume_l", litres, [duty.capacity_l for duty in problem.duties]),
     ):
-        callback = routing.RegisterUnaryTransitCallback(_unary(manager, demand))
-        routing.AddDimensionWithVehicleCapacity(callback, 0, caps, True, name)
+        # A dimension nobody loads cannot bind, yet every move would pay to propagate it.
+        if any(demand) or min(caps) < 0:
+            callback = routing.RegisterUnaryTransitVector(demand)
+            routing.AddDimensionWithVehicleCapacity(callback, 0, caps, True, name)
 
 
-def _unary(manager: Any, values: list[int]) -> Callable[[int], int]:
-    def demand(i: int) -> int:
-        return values[int(manager.IndexToNode(i))]
+def time_binds(problem: Problem) -> bool:
+    """Whether any window or shift could cut a route short; if not, time is left out."""
+    full = (0, problem.horizon_min)
+    if any(job.window != full for job in problem.jobs) or any(
+        (duty.start_min, duty.end_min) != full for duty in problem.duties
+    ):
+        return True
+    # Even a route through every node, each left by its farthest drive, fits the horizon.
+    slowest = min(problem.duties, key=lambda duty: duty.speed_kmh)
+    longest = sum(problem.service_min) + sum(max(row) for row in _travel(problem, slowest))
+    return longest > problem.horizon_min
 
-    return demand
+
+def _travel(problem: Problem, duty: Duty) -> Sequence[Sequence[int]]:
+    if problem.travel_min is not None:
+        return problem.travel_min
+    n = range(len(problem.locations))
+    return [[problem.travel(duty, a, b) for b in n] for a in n]
 
 
-def _add_time(problem: Problem, manager: Any, routing: Any) -> Any:
-    # One transit callback per distinct speed: vehicles differ in speed, not in road network.
+def _add_time(problem: Problem, routing: Any) -> Any:
+    # One transit matrix per distinct speed: vehicles differ in speed, not in road network.
     callbacks: dict[float, int] = {}
-    for v, duty in enumerate(problem.duties):
+    for duty in problem.duties:
         if duty.speed_kmh not in callbacks:
-            callbacks[duty.speed_kmh] = routing.RegisterTransitCallback(
-                _transit(problem, manager, v)
-            )
+            callbacks[duty.speed_kmh] = routing.RegisterTransitMatrix(_transit(problem, duty))
     routing.AddDimensionWithVehicleTransits(
         [callbacks[duty.speed_kmh] for duty in problem.duties],
         problem.horizon_min,  # slack: a vehicle may wait for a window to open
@@ -212,25 +269,21 @@ def _add_time(problem: Problem, manager: Any, routing: Any) -> Any:
     return time_dim
 
 
-def _transit(problem: Problem, manager: Any, v: int) -> Callable[[int, int], int]:
-    duty = problem.duties[v]
+def _transit(problem: Problem, duty: Duty) -> list[list[int]]:
     service = problem.service_min
-
-    def transit(i: int, j: int) -> int:
-        a, b = int(manager.IndexToNode(i)), int(manager.IndexToNode(j))
-        return service[a] + problem.travel(duty, a, b)
-
-    return transit
+    return [[service[a] + t for t in row] for a, row in enumerate(_travel(problem, duty))]
 
 
-def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any) -> None:
+def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None) -> None:
+    everyone = len(problem.duties)
     for job in problem.jobs:
         index = manager.NodeToIndex(job.node)
         routing.AddDisjunction([index], job.penalty)
         # -1 is "not performed": a job no duty can serve is forced out rather than made
         # infeasible, and its window is left open so it cannot empty a domain.
-        routing.VehicleVar(index).SetValues([-1, *job.allowed])
-        if job.allowed:
+        if len(job.allowed) < everyone:
+            routing.VehicleVar(index).SetValues([-1, *job.allowed])
+        if job.allowed and time_dim is not None:
             time_dim.CumulVar(index).SetRange(*job.window)
 
 
@@ -250,23 +303,44 @@ def _watch(routing: Any, progress: Callable[[Progress], None], started: float) -
 
 
 def _tours(
-    problem: Problem, manager: Any, routing: Any, time_dim: Any, assignment: Any
+    problem: Problem, manager: Any, routing: Any, time_dim: Any | None, assignment: Any
 ) -> tuple[Tour, ...]:
-    depots = len(problem.locations) - len(problem.jobs)
     tours = []
     for v in range(len(problem.duties)):
-        index = routing.Start(v)
-        start = assignment.Min(time_dim.CumulVar(index))
-        visits = []
-        index = assignment.Value(routing.NextVar(index))
+        nodes = []
+        index = assignment.Value(routing.NextVar(routing.Start(v)))
         while not routing.IsEnd(index):
-            arrival = assignment.Min(time_dim.CumulVar(index))
-            visits.append(Visit(manager.IndexToNode(index) - depots, arrival))
+            nodes.append(index)
             index = assignment.Value(routing.NextVar(index))
-        if visits:
-            end = assignment.Min(time_dim.CumulVar(index))
-            # Leave no earlier than needed to reach the first stop, rather than waiting there.
-            duty, first = problem.duties[v], problem.jobs[visits[0].job].node
-            start = max(start, visits[0].arrival_min - problem.travel(duty, duty.node, first))
-            tours.append(Tour(v, start, end, tuple(visits)))
+        if nodes:
+            tours.append(_tour(problem, manager, routing, time_dim, assignment, v, nodes))
     return tuple(tours)
+
+
+def _tour(
+    problem: Problem,
+    manager: Any,
+    routing: Any,
+    time_dim: Any | None,
+    assignment: Any,
+    v: int,
+    indices: list[int],
+) -> Tour:
+    duty, depots = problem.duties[v], len(problem.locations) - len(problem.jobs)
+    nodes = [int(manager.IndexToNode(i)) for i in indices]
+    if time_dim is None:
+        # Time cannot bind: drive on without waiting, from the start of the duty.
+        times, clock = [], duty.start_min
+        for a, b in pairwise([duty.node, *nodes]):
+            clock += problem.service_min[a] + problem.travel(duty, a, b)
+            times.append(clock)
+        end = clock + problem.service_min[nodes[-1]] + problem.travel(duty, nodes[-1], duty.node)
+        start = duty.start_min
+    else:
+        times = [int(assignment.Min(time_dim.CumulVar(i))) for i in indices]
+        end = int(assignment.Min(time_dim.CumulVar(routing.End(v))))
+        start = int(assignment.Min(time_dim.CumulVar(routing.Start(v))))
+        # Leave no earlier than needed to reach the first stop, rather than waiting there.
+        start = max(start, times[0] - problem.travel(duty, duty.node, nodes[0]))
+    visits = tuple(Visit(n - depots, t) for n, t in zip(nodes, times, strict=True))
+    return Tour(v, start, end, visits)
