@@ -26,7 +26,7 @@ class LlamaBackend:
             from llama_cpp import Llama
         except ImportError as err:
             raise LLMError(
-                "llama-cpp-python is not installed; run `make setup` or set QM_PARSER_BACKEND=openai"
+                "llama-cpp-python is missing; run `make setup` or set QM_PARSER_BACKEND=openai"
             ) from err
         log.info("loading %s with %d thread(s)", model_path.name, n_threads)
         self._llm = Llama(

@@ -68,14 +68,9 @@ def to_message(
             flags=tuple(result.flags),
             parser=parser,
         )
-    if isinstance(result, Refused):
-        outcome, category, missing = (
-            RejectionOutcome.REFUSED,
-            RefusalCategory(result.category),
-            (),
-        )
-    else:
-        outcome, category, missing = RejectionOutcome.CLARIFY, None, tuple(result.missing)
+    category = RefusalCategory(result.category) if isinstance(result, Refused) else None
+    outcome = RejectionOutcome.REFUSED if category else RejectionOutcome.CLARIFY
+    missing = () if isinstance(result, Refused) else tuple(result.missing)
     return OrderRejected(
         message_id=message_id,
         occurred_at=order.occurred_at,

@@ -49,13 +49,14 @@ def _releases(bootstrap: str) -> dict[str, PlanReleased]:
 
 def test_orders_become_a_plan_released_only_with_a_verified_human_signature(stack, tmp_path):
     stack.start("gate")
-    stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="2", QM_PLANNER_BATCH_WINDOW_S="60")
+    # Earlier tests' orders on the shared topics may join the batch: check ours are all in it.
+    stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="100", QM_PLANNER_BATCH_WINDOW_S="4")
     stack.start("parser", QM_PARSER_BACKEND="rules")
     order_ids = set(_submit(stack, tmp_path, ORDERS[:2]))
 
     plans = wait_for(
         "a plan with both orders",
-        lambda: [p for p in _plans_with(stack, order_ids) if set(p["orders"]) == order_ids],
+        lambda: [p for p in _plans_with(stack, order_ids) if order_ids <= set(p["orders"])],
         120,
         stack.logs,
     )

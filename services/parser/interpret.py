@@ -1,0 +1,183 @@
+"""Order text (+ optional model phrases) -> Accepted | Clarify | Refused; code is the judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.common.scenario import Scenario
+from services.parser.extraction import Extraction, is_grounded, too_long
+from services.parser.items import ItemsResult, Line, catalog, resolve_items
+from services.parser.places import choose_destination, gazetteer
+from services.parser.policy import Category, post_check, screen
+from services.parser.priority import Priority, resolve_priority
+from services.parser.quantities import convert, parse_quantity
+from services.parser.requester import find_requester
+from services.parser.times import Window, resolve_window
+
+_PRIORITY_CONFIDENCE = {"explicit": 0.95, "urgent_cue": 0.85, "priority_cue": 0.8, "default": 0.7}
+_REQUESTER_CONFIDENCE = {
+    "field": 0.95,
+    "signature": 0.9,
+    "sign_off": 0.85,
+    "rank": 0.7,
+    "intro": 0.6,
+    "model": 0.6,
+    "none": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A structured demand ready for the planner."""
+
+    destination: str
+    lines: tuple[tuple[str, int, str], ...]
+    priority: Priority
+    not_before: datetime | None
+    deliver_by: datetime | None
+    requester: str | None
+    confidence: dict[str, float] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Clarify:
+    """An order that must be asked back about: what is missing and why."""
+
+    missing: tuple[str, ...]
+    reasons: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An order that crosses a red line."""
+
+    category: Category
+    reasons: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+
+
+Outcome = Accepted | Clarify | Refused
+
+
+def _grounded_phrases(extraction: Extraction | None, text: str, flags: list[str]) -> dict[str, str]:
+    """The model's phrases that really occur in the (injection-free) text; others are flagged."""
+    if extraction is None:
+        return {}
+    flags.extend(f"too_long:{name}" for name in too_long(extraction))
+    phrases: dict[str, str] = {}
+    for name in ("destination", "time", "priority", "requester"):
+        phrase = getattr(extraction, f"{name}_phrase").strip()
+        if phrase and is_grounded(phrase, text):
+            phrases[name] = phrase
+        elif phrase:
+            flags.append(f"ungrounded:{name}")
+    for index, item in enumerate(extraction.items):
+        if item.item_phrase and is_grounded(item.item_phrase, text):
+            phrases[f"item{index}"] = item.item_phrase
+            if item.quantity_phrase and is_grounded(item.quantity_phrase, text):
+                phrases[f"qty{index}"] = item.quantity_phrase
+                phrases[f"unit{index}"] = (
+                    item.unit_phrase if is_grounded(item.unit_phrase, text) else ""
+                )
+        elif item.item_phrase:
+            flags.append("ungrounded:item")
+    return phrases
+
+
+def _model_lines(phrases: dict[str, str], scenario: Scenario) -> tuple[Line, ...]:
+    """Lines from grounded model phrases, used only when the rules found none."""
+    cat, lines = catalog(scenario), []
+    for key, item_phrase in phrases.items():
+        if not key.startswith("item"):
+            continue
+        index = key[4:]
+        skus = cat.lookup(item_phrase)
+        value = parse_quantity(phrases.get(f"qty{index}", ""))
+        if len(skus) != 1 or value is None:
+            continue
+        quantity = convert(value, phrases.get(f"unit{index}") or None, cat.units[skus[0]])
+        if quantity:
+            lines.append(Line(skus[0], quantity, cat.units[skus[0]]))
+    return tuple(lines)
+
+
+def _window(text: str, submitted_at: datetime, phrases: dict[str, str], flags: list[str]) -> Window:
+    window = resolve_window(text, submitted_at)
+    if window.not_before is None and window.deliver_by is None and "time" in phrases:
+        hinted = resolve_window(phrases["time"], submitted_at)
+        if hinted.not_before or hinted.deliver_by:
+            flags.append("hint:time")
+            window = hinted
+    if window.not_before and window.deliver_by and window.not_before > window.deliver_by:
+        flags.append("window_reversed")
+        window = Window(None, window.deliver_by)
+    return window
+
+
+def _requester(text: str, phrases: dict[str, str]) -> tuple[str | None, str]:
+    name, rule = find_requester(text)
+    if rule in ("rank", "intro", "none") and "requester" in phrases:
+        return phrases["requester"], "model"
+    return name, rule
+
+
+def interpret(
+    text: str, submitted_at: datetime, scenario: Scenario, extraction: Extraction | None
+) -> Outcome:
+    """Judge one order: red lines first, then destination, lines, window, priority, requester."""
+    screened = screen(text)
+    flags = ["injection"] if screened.injection else []
+    if screened.refused:
+        return Refused(screened.refused, screened.reasons, tuple(flags))
+    model_reasons = post_check(extraction, screened)
+    if model_reasons and extraction is not None:
+        category: Category = extraction.refuse_category or (
+            "surveillance"
+            if any(h.startswith(("track", "monitor", "film", "record")) for h in screened.hints)
+            else "use_of_force"
+        )
+        return Refused(category, model_reasons, tuple(flags))
+    clean = screened.clean_text
+    phrases = _grounded_phrases(extraction, clean, flags)
+    gaz = gazetteer(scenario)
+    hint = gaz.lookup(phrases["destination"]) if "destination" in phrases else None
+    place = choose_destination(clean, gaz, hint)
+    destination = place.location or (hint if place.reason == "no_place" else None)
+    if hint and place.location and hint != place.location:
+        flags.append("model_disagrees:destination")
+    items = resolve_items(clean, catalog(scenario))
+    if not items.lines and not items.missing:
+        items = ItemsResult(_model_lines(phrases, scenario), (), ())
+    window = _window(clean, submitted_at, phrases, flags)
+    missing = set(items.missing)
+    reasons = list(items.reasons)
+    if destination is None:
+        missing.add("destination")
+        reasons.append(f"destination: {place.reason}")
+    if window.unresolved:
+        missing.add("time")
+        reasons.append("time reference cannot be resolved to a date")
+    if missing or not items.lines or destination is None:
+        return Clarify(tuple(sorted(missing or {"item"})), tuple(reasons), tuple(flags))
+    priority, priority_rule = resolve_priority(clean)
+    requester, requester_rule = _requester(clean, phrases)
+    confidence = {
+        "destination": 0.95 if len({m.location for m in place.mentions}) == 1 else 0.8,
+        "lines": 0.9,
+        "priority": _PRIORITY_CONFIDENCE[priority_rule],
+        "time": 0.9,
+        "requester": _REQUESTER_CONFIDENCE[requester_rule],
+    }
+    return Accepted(
+        destination=destination,
+        lines=tuple((line.sku, line.quantity, line.unit) for line in items.lines),
+        priority=priority,
+        not_before=window.not_before,
+        deliver_by=window.deliver_by,
+        requester=requester,
+        confidence=confidence,
+        flags=tuple(flags),
+    )

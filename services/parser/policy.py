@@ -1,0 +1,226 @@
+"""Deterministic red-line screen before the model, and a post-check on the model's own flag."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Category = Literal["surveillance", "use_of_force"]
+_I = re.IGNORECASE
+
+# --- prompt injection: text addressed to a machine rather than to logistics staff -------------
+_MACHINE = re.compile(
+    r"\b(?:AI|LLM|A\.I\.)\b|(?i:\b(?:AI assistant|language models?|parsing model|parser|chatbot|"
+    r"automated (?:system|dispatcher|note|parser|planner)|system prompt|dispatcher bot|AI model|"
+    r"mod[eè]le|syst[eè]me automatis[ée]|instruction syst[eè]me)\b)"
+)
+_COMMAND = re.compile(
+    r"\b(?:ignore|ignorez|disregard|override|overrides?|mark|set|approve[ds]?|approuv[ée]|"
+    r"skip|escalate|change|update|multiply|reject|respond|route|send|dispatch|forward|"
+    r"pre-approved|treat|process|passez|marquez|priority|priorit[ée]|must|always|silently)\b",
+    _I,
+)
+_STRONG = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:previous|prior|above|earlier)\s+"
+    r"(?:instructions?|prompts?|rules?)|ignorez les consignes|\bapproved\"?\s*[:=]\s*\"?true|"
+    r"status\s*=\s*approved|skip (?:the )?(?:human )?review|human review is not required|"
+    r"\b(?:you are now|pretend (?:to be|you are)|act as (?:an?|the) (?:admin|approver|system))",
+    _I,
+)
+_HEADER_LINE = re.compile(
+    r"^\s*(?:#{2,}.*#{2,}|X-[A-Za-z-]+:.*|SYSTEM(?: NOTE| PROMPT[^:]*)?\s*:.*|"
+    r"APPROVED BY\s*:.*|(?:AI|Assistant|Instruction[^:\n]{0,40})\s*:.*)$",
+)
+_BLOCKS = re.compile(
+    r"<!--.*?-->|\[\[.*?\]\]|\[[^\]\n]*\b(?:AI|parser|model|system|assistant)\b[^\]\n]*\]|"
+    r"^\s*\{[^\n]*\"(?:approved|priority|system_override|skip_review|status)\"[^\n]*\}\s*$|"
+    r"\b[A-Za-z0-9+/]{40,}={0,2}",
+    re.DOTALL | re.MULTILINE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+(?=\s|$)|(?=\n)|$)")
+_FOLLOW_ON = re.compile(
+    r"\b(?:approved?|approval|review|dispatch|parser|priority|flash|urgent|override|instructions?|"
+    r"signature|queue)\b",
+    _I,
+)
+
+# --- surveillance: people (or their data) as the object of collection ---------------------------
+_SURV_VERB = re.compile(
+    r"\b(?:track(?:s|ed|ing)?|monitor(?:s|ed|ing)?|film(?:s|ed|ing)?|photograph(?:s|ed|ing)?|"
+    r"record(?:s|ed|ing)?|identif(?:y|ies|ied|ying)|geolocat\w*|profil(?:e|es|ed|ing)|"
+    r"log(?:s|ged|ging)?|captur\w*|collect(?:s|ed|ing)?|compile[sd]?|surveil\w*|spy|"
+    r"intercept\w*|watch(?:es|ed|ing)?|tag(?:s|ged)?|trackers?|tracking devices?|bug(?:s|ged)?|"
+    r"(?:build|make|compile|keep) (?:a|an) (?:list|"
+    r"database|register|file|profile)|databases?|footage|pictures?|photos?)\b",
+    _I,
+)
+_PEOPLE = re.compile(
+    r"\b(?:people|persons?|residents?|civilians?|(?:wo)?m[ae]n|males?|females?|famil(?:y|ies)(?:'s)?|"
+    r"everyone(?:'s)?|everybody|anyone|villagers?|refugees?|idps?|patients?|recipients?|"
+    r"protest(?:ers?)?|crowds?|faces?|names|phones?|phone numbers|id cards?|ids|id card numbers|"
+    r"biometrics?|fingerprints?|movements?|who (?:is|are|calls?|shows?|comes?|goes|enters?|"
+    r"leaves?|travels?)|which families|affiliations?|home addresses|house locations|"
+    r"military-age|households?|children|students|worshippers|journalists?|mayors?|sheikhs?|"
+    r"imams?|leaders?|officials?|elders?|activists?|opposition|suspects?|"
+    r"\w+'s (?:car|phone|vehicle|house|home|family))\b",
+    _I,
+)
+_SURV_STRONG = re.compile(
+    r"\b(?:cell[- ]site simulator|imsi[- ]catcher|stingray|facial recognition|licen[cs]e[- ]plate "
+    r"cameras?|anpr|phone intercept\w*|wiretap\w*)\b|\b(?:to|for|with) (?:the )?(?:s2|intelligence|"
+    r"security services|police|secret police|informants?)\b",
+    _I,
+)
+_PEOPLE_NEG = re.compile(r"\b(?:no|not|without|never)\s+(?:\w+\s+){0,2}$", _I)
+
+# --- use of force -------------------------------------------------------------------------------
+_FORCE = re.compile(
+    r"(?<!\bthe )(?<!\ba )\bfir(?:e|es|ed|ing)\b(?!\s+(?:up|extinguishers?|safety|trucks?|"
+    r"station|brigade|damage|hazards?|alarms?|fighting|wood|pit|drill|broke|started))"
+    r"(?:\s+\w+){0,6}?\s+(?:at|on|onto|into|upon)\b|"
+    r"\b(?:suppressive|indirect|direct|covering|harassing|preparatory)\s+fires?\b|"
+    r"\bfire missions?\b|"
+    r"\bopen fire\b|\bcall for fire\b|\bair ?strikes?\b|\bdrone strikes?\b|"
+    r"\bstrike\s+(?:the|on|at|against)\s+(?!is\b)|\bengag(?:e|es|ing)\s+(?:any|every|all|the)?\s*"
+    r"(?:vehicles?|persons?|people|anyone|anybody|targets?|enem(?:y|ies)|hostiles?|civilians?|"
+    r"crowds?|them|fighters|insurgents|militants)\b|\bambush\w*|\bkill ?zones?\b|"
+    r"\bkill\s+(?:anyone|everyone|them|him|her|the (?:men|people|civilians))\b|"
+    r"\btake out\s+(?:anyone|everyone|them|the (?:men|people|target|compound))|"
+    r"\b(?:neutrali[sz]e|eliminate|destroy|shell|bomb|raze|attack|assault)\s+(?:the|any|every|"
+    r"that|those|a)\b|\bby any means necessary\b|\bwarning shots?\b|\b(?:lethal|deadly) force\b|"
+    r"\bshoot\s+(?:at|anyone|everyone|to kill|on sight|them|the (?:men|people|driver))\b|"
+    r"\bsnipers?\b|\b(?:throw|lob|detonate|plant)\w*\s+(?:them|the|grenades?|explosives?)\b|"
+    r"\bgrenades?\b|\bdetain\w*|\barrest\w*\b|\bround up\b|\b(?:ram|run over|mow down)\s+"
+    r"(?:the|any|them)|\b(?:drive|drove) (?:the \w+ )?into the crowd|\barm (?:the|them|villagers|"
+    r"militias?) to\b|\bhand out (?:rifles|weapons|guns)",
+    _I,
+)
+_FORCE_NEG = re.compile(
+    r"\b(?:drivers'? strike|strike is over|on strike|strike action|detain(?:ed|ment)? (?:at|by) "
+    r"customs|arrest(?:ed|ing)? (?:the )?(?:decline|spread|deterioration))\b",
+    _I,
+)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What the deterministic policy found in an order before any model sees it."""
+
+    refused: Category | None
+    reasons: tuple[str, ...]
+    injection: bool
+    injection_spans: tuple[tuple[int, int], ...]
+    clean_text: str
+    hints: tuple[str, ...] = ()
+
+
+class RefusalFlag(Protocol):
+    """The part of a model extraction the post-check reads."""
+
+    @property
+    def refuse(self) -> bool: ...
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _injection_spans(text: str) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end()) for m in _BLOCKS.finditer(text)]
+    # Blank out blocks (keeping offsets) so the sentence around a block is judged on its own.
+    text = _BLOCKS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    sentences = list(_SENTENCE.finditer(text))
+    flagged = False
+    line_of_flag = -1
+    for match in sentences:
+        chunk = match.group()
+        line_no = text.count("\n", 0, match.start())
+        line = text[text.rfind("\n", 0, match.start()) + 1 :].split("\n", 1)[0]
+        hit = bool(_STRONG.search(chunk)) or (
+            bool(_MACHINE.search(chunk)) and bool(_COMMAND.search(chunk))
+        )
+        header = match.start() == text.rfind("\n", 0, match.start()) + 1 + (
+            len(line) - len(line.lstrip())
+        ) and bool(_HEADER_LINE.match(line))
+        follow = flagged and line_no == line_of_flag and bool(_FOLLOW_ON.search(chunk))
+        if hit or header or follow:
+            spans.append((match.start(), match.end()))
+            flagged, line_of_flag = True, line_no
+        elif line_no != line_of_flag:
+            flagged = False
+    return _merge(spans)
+
+
+def _strip(text: str, spans: list[tuple[int, int]]) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out.append(text[last:start])
+        out.append(" ")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _surveillance(text: str) -> list[str]:
+    reasons = [f"surveillance:{m.group().lower()}" for m in _SURV_STRONG.finditer(text)]
+    for sentence in re.split(r"[.!?;\n]+", text):
+        for verb in _SURV_VERB.finditer(sentence):
+            window = sentence[verb.end() : verb.end() + 90]
+            for person in _PEOPLE.finditer(window):
+                if _PEOPLE_NEG.search(window[: person.start()]):
+                    continue
+                reasons.append(f"surveillance:{verb.group().lower()} {person.group().lower()}")
+                break
+    strong = [r for r in reasons if not r.startswith("surveillance:to ")]
+    # A recipient like "the police" alone is not enough; it must come with collection of people.
+    return reasons if strong else []
+
+
+def _force(text: str) -> list[str]:
+    cleaned = _FORCE_NEG.sub(" ", text)
+    return [f"use_of_force:{m.group().strip().lower()[:40]}" for m in _FORCE.finditer(cleaned)]
+
+
+def _hints(text: str) -> tuple[str, ...]:
+    found = {m.group().lower() for m in _SURV_VERB.finditer(text)}
+    found |= {
+        m.group().lower() for m in re.finditer(r"\b(?:fire|strike|engage|kill|target)\w*", text, _I)
+    }
+    return tuple(sorted(found))
+
+
+def screen(text: str) -> Screen:
+    """Screen an order for red lines and prompt injection; injected text is judged separately."""
+    spans = _injection_spans(text)
+    clean = _strip(text, spans)
+    surveillance = _surveillance(clean)
+    force = _force(clean)
+    category: Category | None = None
+    if surveillance and (not force or len(surveillance) >= len(force)):
+        category = "surveillance"
+    elif force:
+        category = "use_of_force"
+    reasons = tuple(dict.fromkeys(surveillance + force)) if category else ()
+    return Screen(
+        refused=category,
+        reasons=reasons,
+        injection=bool(spans),
+        injection_spans=tuple(spans),
+        clean_text=clean,
+        hints=_hints(clean),
+    )
+
+
+def post_check(extraction: RefusalFlag | None, screened: Screen) -> tuple[str, ...]:
+    """Reasons to refuse from the model's own flag, honoured only where the screen saw a cue."""
+    if extraction is None or not extraction.refuse or screened.refused is not None:
+        return ()
+    # The model alone never refuses: a small model over-refuses alarming but lawful logistics.
+    return ("model_refusal",) if screened.hints else ()

@@ -1,0 +1,181 @@
+"""The requester's name as written: Requester/POC field, signature, sign-off, call sign, rank."""
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+RANKS = (
+    "pvt|pfc|spc|cpl|sgt|ssg|sfc|msg|1sg|sgm|csm|wo1|cw2|cw3|cw4|cw5|2lt|1lt|lt|cpt|capt|maj|ltc|"
+    "col|dr|mr|ms|mrs|lieutenant|captain|major|sergeant|corporal|doctor"
+)
+_RANK = rf"(?:\b(?:{RANKS})\.?)"
+_PARTICLE = r"(?:van|von|de|da|del|der|den|du|dos|al|el|bin|ibn|la|le)"
+_NAME_PART = r"(?:[A-ZÀ-Ý][\w'’À-ÿ]*(?:-[A-ZÀ-Ýa-zà-ÿ][\w'’À-ÿ]*)*\.?|[A-Z]\.)"
+_NAME = re.compile(
+    rf"^(?:{_RANK}\s+)?{_NAME_PART}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_NAME_PART}){{0,3}}$"
+)
+_RANKED = re.compile(
+    rf"(?<![\w-])(?i:{RANKS})\.?\s+(?:[A-Za-zÀ-ÿ]\.\s*)?[A-Za-zÀ-ÿ][\w'À-ÿ-]+"
+    rf"(?:\s+(?!(?i:at|from|here|in|to|for|and|with|on)\b)[A-ZÀ-Ý][\w'À-ÿ-]+)?"
+)
+_FIELD = re.compile(
+    r"\b(?:requester|requested by|requestor|poc|point of contact|from)\s*:\s*([^\n,;]+)", _I
+)
+_SIGNOFF = re.compile(
+    r"^(?:thanks(?: a lot| again)?|thank you|thx|many thanks|regards|kind regards|"
+    r"best regards|best|"
+    r"cheers|v/r|vr|respectfully|warmly|warm regards|sincerely|merci|cordialement|gracias|"
+    r"saludos|atentamente|bien à vous)\s*[,!.:]?\s*(?:-\s*)?",
+    _I,
+)
+_CALLSIGN = re.compile(r"^([A-Z]{3,}[- ]\d{1,2})(?:\s+(?:OUT|OVER))?$")
+_INTRO = re.compile(
+    rf"\b(?:this is|it'?s|its|c'est|soy)\s+((?:{_RANK}\s+)?[A-Za-zÀ-ÿ][\w'À-ÿ-]+"
+    r"(?:\s+[A-Z][\w'À-ÿ-]+)?)|"
+    rf"^\s*((?:{_RANK}\s+)?[A-Z][\w'À-ÿ-]+(?:\s+[A-Z][\w'À-ÿ-]+)?)\s+(?:again|here)\b",
+    _I | re.MULTILINE,
+)
+_STOP = {
+    "routine",
+    "urgent",
+    "priority",
+    "thanks",
+    "thank",
+    "end",
+    "out",
+    "over",
+    "asap",
+    "please",
+    "pls",
+    "immediately",
+    "now",
+    "ok",
+    "cheers",
+    "no",
+    "rush",
+    "break",
+    "regards",
+    "hello",
+    "hi",
+    "team",
+    "all",
+    "dear",
+    "best",
+    "note",
+    "request",
+    "req",
+    "merci",
+    "gracias",
+    "fin",
+    "salam",
+    "fyi",
+    "flash",
+    "immediate",
+    "expedite",
+    "standard",
+    "resupply",
+    "deliver",
+    "delivery",
+}
+_ROLE = re.compile(
+    r"\b(?:officer|coordinator|manager|management|director|liaison|relief|aid|team|collective|"
+    r"consortium|ncoic|oic|medical|operations|logistics|planning|community|health|worker|field|"
+    r"hospital|clinic|section|company|battalion|platoon|unit|wash|ngo|office|s[1-6]|g[1-6]|"
+    r"medlog|toc|hq|cell|hub|network|foundation|services|mission|program|programme)\b",
+    _I,
+)
+
+
+def _clean_lines(text: str) -> list[str]:
+    lines = [ln.strip() for ln in text.splitlines()]
+    return [
+        ln
+        for ln in lines
+        if ln and not ln.startswith(">") and not re.fullmatch(r"[-_=*~. ]+|p\.?s\.?", ln, _I)
+    ]
+
+
+def _as_name(fragment: str, allow_lower: bool = False) -> str | None:
+    candidate = re.split(r",|\s\(|\s[-–]\s", fragment.strip(" -–—\t"))[0].strip().rstrip(".")
+    if _CALLSIGN.match(candidate):
+        return _CALLSIGN.match(candidate).group(1)  # type: ignore[union-attr]
+    words = candidate.split()
+    if not words or len(words) > 5 or any(w.lower().strip(".!") in _STOP for w in words):
+        return None
+    if _ROLE.search(candidate) or re.search(
+        r"\d", re.sub(rf"^{_RANK}\s+", "", candidate, flags=_I)
+    ):
+        return None
+    if _NAME.match(candidate) and not _has_rank_only(candidate):
+        return candidate
+    if (
+        allow_lower
+        and len(words) <= 3
+        and re.fullmatch(r"[a-zà-ÿ][a-zà-ÿ'\- ]*\.?", fragment.strip())
+    ):
+        return fragment.strip()
+    return None
+
+
+def _has_rank_only(candidate: str) -> bool:
+    return bool(re.fullmatch(_RANK, candidate, _I))
+
+
+def _signature(lines: list[str]) -> str | None:
+    tail = lines[-4:]
+    for index, line in enumerate(tail):
+        marker = _SIGNOFF.match(line)
+        if marker and marker.end() == len(line) and index + 1 < len(tail):
+            return _as_name(tail[index + 1])
+    for line in reversed(tail[-3:]):
+        if len(line.split()) > 7:
+            break
+        name = _as_name(line)
+        if name:
+            return name
+    return None
+
+
+def _last_fragment(line: str) -> str | None:
+    fragments = [
+        f
+        for f in re.split(r"(?<!\b[A-Z])(?<!\b[a-z])[.!?]\s+|\s[-–]\s(?=[A-Z])", line)
+        if f.strip()
+    ]
+    for index in range(len(fragments) - 1, 0, -1):
+        if re.fullmatch(rf".*\s{_RANK}|{_RANK}", fragments[index - 1].strip(), _I):
+            fragments[index - 1 : index + 1] = [f"{fragments[index - 1]}. {fragments[index]}"]
+    while fragments and fragments[-1].strip(" .!").lower() in _STOP:
+        fragments.pop()
+    if not fragments:
+        return None
+    last = fragments[-1].strip()
+    marker = _SIGNOFF.match(last)
+    if marker and marker.end() < len(last):
+        return _as_name(last[marker.end() :])
+    return _as_name(last, allow_lower=line == line.lower())
+
+
+def find_requester(text: str) -> tuple[str | None, str]:
+    """(requester name as written or None, the rule that found it); text excludes injections."""
+    field = _FIELD.search(text)
+    if field and _as_name(field.group(1)):
+        return _as_name(field.group(1)), "field"
+    lines = _clean_lines(text)
+    if not lines:
+        return None, "none"
+    if len(lines) > 1:
+        name = _signature(lines)
+        if name:
+            return name, "signature"
+    name = _last_fragment(lines[-1])
+    if name:
+        return name, "sign_off"
+    ranked = [m.group().strip() for m in _RANKED.finditer(text)]
+    if ranked:
+        return ranked[-1], "rank"
+    intro = _INTRO.search(text)
+    if intro:
+        return (intro.group(1) or intro.group(2)).strip(), "intro"
+    return None, "none"

@@ -1,0 +1,73 @@
+"""End to end with the embedded model: real GGUF weights parse orders on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from schemas.orders import OrderParsed
+from schemas.topics import Topic
+from services.common.codec import decode
+from services.common.kafka import read_topics
+from tests.e2e.conftest import Stack, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.llm]
+
+ORDERS = {
+    "REQ 6 pallets of bottled water to FOB Halcyon within 12 hrs. Routine. SGT T. BELL": (
+        "FOB-HALCYON",
+        {("WATER-PALLET", 6)},
+    ),
+    "Hi - Gullwing Camp needs 150 blankets and 40 family tents within 20 hours. Ana Ruiz": (
+        "CAMP-GULLWING",
+        {("BLANKET", 150), ("TENT-FAMILY", 40)},
+    ),
+}
+
+
+def _parsed(stack: Stack, order_ids: set[str]) -> dict[str, OrderParsed]:
+    records = asyncio.run(read_topics(stack.env["KAFKA_BOOTSTRAP"], [Topic.ORDERS_PARSED.value]))
+    found = (decode(OrderParsed, r.value, 1 << 20) for r in records)
+    return {o.order_id: o for o in found if o.order_id in order_ids}
+
+
+def test_the_embedded_model_parses_orders_into_a_plan(stack, tmp_path):
+    stack.start("parser", QM_PARSER_BACKEND="llama")
+    stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="100", QM_PLANNER_BATCH_WINDOW_S="2")
+    file = tmp_path / "orders.jsonl"
+    file.write_text("".join(f'{{"text": "{text}"}}\n' for text in ORDERS))
+    submitted = stack.qm_json("order", "submit", "--file", str(file), "--as", "s4-clerk")
+    ids = {o["order_id"]: o["text"] for o in submitted}
+
+    parsed = wait_for(
+        "both orders parsed by the model",
+        lambda: p if len(p := _parsed(stack, set(ids))) == 2 else None,
+        420,
+        stack.logs,
+    )
+    for order_id, order in parsed.items():
+        destination, lines = ORDERS[ids[order_id]]
+        assert order.parser.startswith("llama.cpp:qwen2.5-coder-0.5b")
+        assert order.destination == destination
+        assert {(line.sku, line.quantity) for line in order.lines} == lines
+    planned = wait_for(
+        "both orders in pending plans",
+        lambda: (
+            found
+            if (
+                found := {
+                    o
+                    for p in stack.qm_json("plans", "list", "--status", "pending")
+                    for o in p["orders"]
+                }
+                & set(ids)
+            )
+            == set(ids)
+            else None
+        ),
+        120,
+        stack.logs,
+    )
+    assert planned == set(ids)
+    assert stack.metric("parser", "qm_parser_llm_seconds_count") >= 2
