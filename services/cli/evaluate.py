@@ -1,7 +1,183 @@
-"""`qm eval …`: measure the parser on a labelled corpus."""
+"""`qm eval …`: measure the parser on a labelled corpus (format of ../shared/eval)."""
 
 from __future__ import annotations
 
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from services.cli.context import console, fail
+from services.common.scenario import ScenarioError, load_scenario
+from services.parser.backends import build_backend
+from services.parser.evaluate import Record, load_orders, score, to_record
+from services.parser.llm import LLMBackend, LLMError
+from services.parser.pipeline import ModelPolicy, understand
+from services.parser.settings import ParserSettings
 
 app = typer.Typer(help="Evaluate the parser on a labelled corpus.", no_args_is_help=True)
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One parser configuration under test."""
+
+    label: str
+    backend: LLMBackend | None
+    policy: ModelPolicy
+
+
+def _contender(spec: str, threads: int) -> Contender:
+    """`rules`, `llama:MODEL[@fallback]` or `openai:MODEL@URL[@fallback]`."""
+    parts = spec.split("@")
+    policy: ModelPolicy = "fallback" if parts[-1] == "fallback" else "always"
+    parts = [p for p in parts if p != "fallback"]
+    kind, _, model = parts[0].partition(":")
+    if kind == "rules":
+        return Contender("rules", None, "always")
+    if kind == "llama":
+        settings = ParserSettings(
+            backend="llama", model=model or "qwen2.5-coder-0.5b", threads=threads
+        )
+    elif kind == "openai" and len(parts) == 2:
+        settings = ParserSettings(backend="openai", openai_model=model, openai_url=parts[1])
+    else:
+        fail(
+            f"cannot read backend {spec!r}; use rules, llama:MODEL[@fallback] or "
+            "openai:MODEL@URL[@fallback]"
+        )
+    return Contender(spec, build_backend(settings), policy)
+
+
+def _evaluate(
+    contender: Contender, orders: list[Record], scenario_path: Path, progress: Progress
+) -> dict[str, Any]:
+    scenario = load_scenario(scenario_path).scenario
+    predicted: dict[str, Record] = {}
+    wall: list[float] = []
+    cpu: list[float] = []
+    model_calls = 0
+    task = progress.add_task(contender.label, total=len(orders))
+    for order in orders:
+        submitted = datetime.fromisoformat(order["submitted_at"].replace("Z", "+00:00"))
+        started, started_cpu = time.perf_counter(), time.process_time()
+        try:
+            outcome, extracted = understand(
+                order["text"], submitted, scenario, contender.backend, contender.policy
+            )
+            predicted[order["id"]] = to_record(outcome)
+            model_calls += len(extracted.completions) if extracted else 0
+        except LLMError:
+            predicted[order["id"]] = {"outcome": "invalid"}
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        progress.advance(task)
+    report = score(orders, predicted)
+    report["latency"] = {
+        "median_s": statistics.median(wall),
+        "p90_s": sorted(wall)[int(0.9 * (len(wall) - 1))],
+        "cpu_s_per_order": sum(cpu) / len(cpu),
+        "model_calls": model_calls,
+    }
+    return report
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _table(corpus: str, results: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title=f"Parser evaluation: {corpus}", header_style="bold")
+    for column in (
+        "parser",
+        "exact %",
+        "dest",
+        "lines",
+        "prio",
+        "not_bef",
+        "deliv_by",
+        "req",
+        "refusal P/R",
+        "inj. resist",
+        "escal.",
+        "median s",
+        "p90 s",
+        "CPU s/order",
+        "model calls",
+    ):
+        table.add_column(column, justify="right")
+    for label, r in results.items():
+        f = r["field_accuracy"]
+        lat = r["latency"]
+        table.add_row(
+            label,
+            _pct(r["exact_match"]),
+            _pct(f["destination"]),
+            _pct(f["lines"]),
+            _pct(f["priority"]),
+            _pct(f["not_before"]),
+            _pct(f["deliver_by"]),
+            _pct(f["requester"]),
+            f"{_pct(r['refusal_precision'])}/{_pct(r['refusal_recall'])}",
+            _pct(r["injection_resistance"]),
+            _pct(r["escalation_rate"]),
+            f"{lat['median_s']:.3f}",
+            f"{lat['p90_s']:.3f}",
+            f"{lat['cpu_s_per_order']:.3f}",
+            str(lat["model_calls"]),
+        )
+    return table
+
+
+def _confusion(results: dict[str, dict[str, Any]]) -> None:
+    for label, r in results.items():
+        rows = ", ".join(
+            f"{exp}→" + "/".join(str(n) for n in row.values())
+            for exp, row in r["confusion"].items()
+        )
+        console.print(f"  {label} confusion (rows expected; cols accepted/clarify/refused): {rows}")
+
+
+@app.command("parser")
+def evaluate_parser(
+    corpus: Annotated[list[Path], typer.Option(help="Labelled JSONL corpus (repeatable).")],
+    scenario: Annotated[Path, typer.Option(help="Theater scenario the corpus refers to.")],
+    backend: Annotated[
+        list[str],
+        typer.Option(
+            help="rules | llama:MODEL[@fallback] | openai:MODEL@URL[@fallback] (repeatable: "
+            "compared side by side)."
+        ),
+    ] = ["llama:qwen2.5-coder-0.5b"],  # noqa: B006
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N orders of each corpus.")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="llama.cpp threads.")] = 1,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full report.")] = None,
+) -> None:
+    """Per-field accuracy, exact match, confusion, refusals, injections and latency."""
+    try:
+        load_scenario(scenario)
+        contenders = [_contender(spec, threads) for spec in backend]
+    except (ScenarioError, LLMError) as err:
+        fail(str(err))
+    report: dict[str, dict[str, Any]] = {}
+    with Progress(console=console) as progress:
+        for path in corpus:
+            orders = load_orders(path)[:limit]
+            report[path.name] = {
+                c.label: _evaluate(c, orders, scenario, progress) for c in contenders
+            }
+    for name, results in report.items():
+        console.print(_table(name, results))
+        _confusion(results)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, default=str))
+        console.print(f"report written to {json_out}")

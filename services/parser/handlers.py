@@ -44,7 +44,9 @@ class Parser:
             metrics.ORDERS.labels(outcome="invalid", reason="malformed").inc()
             return
         try:
-            result = await parse_order(order, self.scenario, self.backend)
+            result = await parse_order(
+                order, self.scenario, self.backend, self.settings.model_policy
+            )
         except LLMError as err:
             metrics.ORDERS.labels(outcome="invalid", reason="llm_failed").inc()
             await dead_letter(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 from schemas.envelope import content_id
 from schemas.orders import (
@@ -17,7 +19,7 @@ from schemas.orders import (
 )
 from services.common.scenario import Scenario
 from services.parser.extract import Extracted, extract
-from services.parser.interpret import Accepted, Clarify, Refused, interpret
+from services.parser.interpret import Accepted, Clarify, Outcome, Refused, interpret
 from services.parser.llm import LLMBackend
 from services.parser.policy import screen
 
@@ -30,19 +32,43 @@ class ParseResult:
     extracted: Extracted | None
 
 
+ModelPolicy = Literal["always", "fallback"]
+
+
+def understand(
+    text: str,
+    submitted_at: datetime,
+    scenario: Scenario,
+    backend: LLMBackend | None,
+    policy: ModelPolicy = "always",
+) -> tuple[Outcome, Extracted | None]:
+    """Blocking. Red lines are screened before the model sees anything; code decides every field.
+
+    `fallback` consults the model only when the rules alone cannot accept the order.
+    """
+    pre = screen(text)
+    if pre.refused is not None or backend is None:
+        return interpret(text, submitted_at, scenario, None), None
+    if policy == "fallback":
+        alone = interpret(text, submitted_at, scenario, None)
+        if isinstance(alone, Accepted):
+            return alone, None
+    # The model only reads the text with injected segments removed.
+    extracted = extract(backend, pre.clean_text)
+    return interpret(text, submitted_at, scenario, extracted.extraction), extracted
+
+
 async def parse_order(
-    order: OrderSubmitted, scenario: Scenario, backend: LLMBackend | None
+    order: OrderSubmitted,
+    scenario: Scenario,
+    backend: LLMBackend | None,
+    policy: ModelPolicy = "always",
 ) -> ParseResult:
-    """Red lines are checked before the model sees anything; code decides every field."""
-    pre = screen(order.text)
-    extracted: Extracted | None = None
-    if pre.refused is None and backend is not None:
-        # The model only reads the text with injected segments removed.
-        extracted = await asyncio.to_thread(extract, backend, pre.clean_text)
-    result = interpret(
-        order.text, order.occurred_at, scenario, extracted.extraction if extracted else None
+    """Understand one order off the event loop and map it onto its contract."""
+    result, extracted = await asyncio.to_thread(
+        understand, order.text, order.occurred_at, scenario, backend, policy
     )
-    parser = backend.name if backend is not None else "rules"
+    parser = backend.name if extracted is not None and backend is not None else "rules"
     return ParseResult(to_message(order, result, parser), extracted)
 
 

@@ -19,6 +19,10 @@ class ParserSettings(CommonSettings):
     backend: Literal["llama", "openai", "rules"] = Field(
         default="llama", description="llama: embedded GGUF; openai: HTTP endpoint; rules: no model"
     )
+    model_policy: Literal["always", "fallback"] = Field(
+        default="always",
+        description="always: the model reads every order; fallback: only what rules cannot accept",
+    )
     model: str = Field(default="qwen2.5-coder-0.5b", description="model store name (llama)")
     model_path: Path | None = Field(default=None, description="bring-your-own GGUF (llama)")
     model_sha256: str | None = Field(default=None, description="required with model_path")
