@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from schemas.envelope import content_id
+from schemas.envelope import content_id, utcnow
 from schemas.orders import DemandLine, Priority
 from schemas.plans import Decision, PlanDecided, PlanProposed, Route, SolverStats, Stop
 from services.common.signing import TrustStore, sign_decision, trusted_key_for
 
-NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+# Real time, floored: handlers check expiry against the wall clock.
+NOW = utcnow().replace(second=0, microsecond=0)
 
 
 def plan(

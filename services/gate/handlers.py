@@ -30,13 +30,29 @@ class Gate:
         self.broker = broker
         self.state = GateState()
         self._arrived: dict[str, asyncio.Event] = {}
+        metrics.OLDEST_PENDING.set_function(self.oldest_pending_seconds)
 
     def _event(self, plan_id: str) -> asyncio.Event:
         return self._arrived.setdefault(plan_id, asyncio.Event())
 
-    def _pending(self) -> int:
+    def _waiting(self) -> list[PlanProposed]:
         final = set(self.state.released) | self.state.rejected
-        return sum(1 for plan_id in self.state.plans if plan_id not in final)
+        now = utcnow()
+        return [
+            plan
+            for plan_id, plan in self.state.plans.items()
+            if plan_id not in final and plan.expires_at > now
+        ]
+
+    def _pending(self) -> int:
+        return len(self._waiting())
+
+    def oldest_pending_seconds(self) -> float:
+        """Age of the oldest plan still waiting for a decision."""
+        waiting = self._waiting()
+        if not waiting:
+            return 0.0
+        return (utcnow() - min(plan.occurred_at for plan in waiting)).total_seconds()
 
     async def on_plan_proposed(self, msg: KafkaMessage) -> None:
         """Remember a proposed plan so decisions can be checked against it."""

@@ -8,3 +8,7 @@ DECISIONS = Counter("qm_gate_decisions", "Decisions processed, by decision.", ["
 REFUSALS = Counter("qm_gate_refusals", "Decisions the gate refused, by reason.", ["reason"])
 RELEASES = Counter("qm_gate_releases", "Plans released after verified human approval.")
 PLANS_PENDING = Gauge("qm_gate_plans_pending", "Proposed plans with no final outcome yet.")
+OLDEST_PENDING = Gauge(
+    "qm_gate_oldest_pending_plan_seconds",
+    "Age of the oldest proposed plan still waiting for a human decision (0 when none).",
+)

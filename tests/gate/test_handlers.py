@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from schemas.envelope import utcnow
 from schemas.plans import Decision, PlanReleased
 from schemas.topics import Topic
 from services.common.codec import encode
@@ -78,3 +80,17 @@ async def test_a_malformed_decision_is_dead_lettered_and_the_gate_keeps_going(tm
         await broker.publish(encode(f.decision(plan, key)), Topic.PLANS_DECIDED.value)
     assert dead == [b'{"broken": ']
     assert len(released) == 1
+
+
+@pytest.mark.asyncio
+async def test_pending_plans_and_the_oldest_age_are_reported(tmp_path):
+    key = Ed25519PrivateKey.generate()
+    gate, _, _ = _gate(tmp_path, key)
+    draft = f.plan(expires_in=timedelta(days=3650))
+    # Proposed a minute ago in real time, so its age is positive whatever the test clock says.
+    fresh = draft.model_copy(update={"occurred_at": utcnow() - timedelta(minutes=1)})
+    async with TestKafkaBroker(gate.broker) as broker:
+        await broker.publish(encode(fresh), Topic.PLANS_PROPOSED.value)
+        assert gate.oldest_pending_seconds() > 0
+        await broker.publish(encode(f.decision(fresh, key)), Topic.PLANS_DECIDED.value)
+    assert gate.oldest_pending_seconds() == 0
