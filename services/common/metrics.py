@@ -15,9 +15,11 @@ DEAD_LETTERS = Counter(
 )
 
 
-def serve_metrics(port: int, registry: CollectorRegistry = REGISTRY) -> None:
-    """Expose /metrics on 127.0.0.1:port (0 disables)."""
+def serve_metrics(
+    port: int, registry: CollectorRegistry = REGISTRY, host: str = "127.0.0.1"
+) -> None:
+    """Expose /metrics on host:port (port 0 disables)."""
     if port <= 0:
         return
-    start_http_server(port, addr="127.0.0.1", registry=registry)
-    log.info("metrics on http://127.0.0.1:%d/metrics", port)
+    start_http_server(port, addr=host, registry=registry)
+    log.info("metrics on http://%s:%d/metrics", host, port)

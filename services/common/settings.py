@@ -38,6 +38,11 @@ class CommonSettings(BaseSettings):
         validation_alias=AliasChoices("QM_STATE_DIR", "state_dir"),
         description="local runtime state: trust store, keys, pids, logs",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("QM_METRICS_HOST", "metrics_host"),
+        description="address /metrics binds to; 0.0.0.0 inside containers",
+    )
     max_message_bytes: int = Field(
         default=256 * 1024,
         ge=1024,

@@ -55,6 +55,6 @@ def build_app(
         @app.on_startup
         async def prepare() -> None:
             await preload(gate)
-            serve_metrics(settings.metrics_port, registry or REGISTRY)
+            serve_metrics(settings.metrics_port, registry or REGISTRY, settings.metrics_host)
 
     return app, gate

@@ -31,6 +31,6 @@ def build_app(
         @app.on_startup
         async def prepare() -> None:
             await ensure_topics(settings.kafka_bootstrap, settings.partitions)
-            serve_metrics(settings.metrics_port, registry or REGISTRY)
+            serve_metrics(settings.metrics_port, registry or REGISTRY, settings.metrics_host)
 
     return app, parser

@@ -29,7 +29,7 @@ def build_app(
         @app.on_startup
         async def prepare() -> None:
             await ensure_topics(settings.kafka_bootstrap, settings.partitions)
-            serve_metrics(settings.metrics_port, registry or REGISTRY)
+            serve_metrics(settings.metrics_port, registry or REGISTRY, settings.metrics_host)
 
         @app.after_startup
         async def start_timer() -> None:
