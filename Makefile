@@ -9,13 +9,13 @@ LLAMA    := llama-cpp-python==0.3.36
 MODEL    ?= qwen2.5-coder-0.5b
 export QM_CACHE_DIR := $(CACHE)
 
-.PHONY: help setup setup-python setup-llama setup-kafka model up down demo test test-fast \
+.PHONY: help setup setup-python setup-llama setup-kafka setup-prometheus model up down demo test test-fast \
         lint typecheck schemas check bench clean
 
 help: ## Show the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: setup-python setup-llama setup-kafka model ## Everything a fresh machine needs (venv, llama.cpp, Kafka jars, model)
+setup: setup-python setup-llama setup-kafka setup-prometheus model ## Everything a fresh machine needs (venv, llama.cpp, Kafka jars, Prometheus, model)
 
 setup-python: .venv/.installed ## Virtualenv with the project and dev tools
 .venv/.installed: pyproject.toml
@@ -36,15 +36,21 @@ setup-llama: .venv/.llama ## llama-cpp-python, built once into the cache (about 
 setup-kafka: ## Apache Kafka jars from Maven Central into the cache
 	deploy/kafka/kafka.sh fetch
 
+setup-prometheus: ## Prometheus + promtool (Debian package), installed only where missing
+	deploy/prometheus/prometheus.sh install
+
 model: setup-python ## Fetch and verify the pinned GGUF model into the cache
 	$(PY) -m services.parser.modelstore fetch $(MODEL)
 
-up: setup ## Start Kafka and the services locally
+up: setup ## Start Kafka, the services and Prometheus locally
 	deploy/kafka/kafka.sh start
 	.venv/bin/qm topics create
 	deploy/local.sh start
+	deploy/prometheus/prometheus.sh start
+	@echo "Prometheus: $$(deploy/prometheus/prometheus.sh url)"
 
 down: ## Stop everything `make up`/`make demo` started
+	-deploy/prometheus/prometheus.sh stop
 	-deploy/local.sh stop
 	deploy/kafka/kafka.sh stop
 

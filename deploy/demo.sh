@@ -22,6 +22,9 @@ done
 step "Services: parser (embedded LLM), planner (OR-Tools), release gate"
 deploy/local.sh start
 
+step "Prometheus (scrapes the services every 5 s; alerts from deploy/prometheus/rules.yml)"
+deploy/prometheus/prometheus.sh start
+
 step "Sample orders from deploy/demo-orders.jsonl, submitted by s4-clerk"
 $QM order submit --file deploy/demo-orders.jsonl --as s4-clerk
 
@@ -40,4 +43,5 @@ if [[ "$needed" -ge 2 ]]; then
 fi
 echo "Or reject it:  .venv/bin/qm plans reject $plan --as duty-officer --reason \"…\""
 echo "Then:          .venv/bin/qm plans show $plan      (status, approvers, release)"
+echo "Watch it:      $(deploy/prometheus/prometheus.sh url)   (Alerts tab; .venv/bin/qm status)"
 echo "Stop everything: make down"

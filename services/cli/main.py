@@ -9,6 +9,7 @@ import typer
 
 from services.cli import bench, evaluate, keys, orders, plans
 from services.cli.context import console, fail, run, settings
+from services.cli.status import status
 from services.common.kafka import KafkaUnavailable, ensure_topics
 from services.common.scenario import ScenarioError, load_scenario
 
@@ -20,6 +21,7 @@ app.add_typer(orders.app, name="order")
 app.add_typer(plans.app, name="plans")
 app.add_typer(keys.app, name="keys")
 app.add_typer(bench.app, name="bench")
+app.command("status")(status)
 app.add_typer(evaluate.app, name="eval")
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Theater scenarios.", no_args_is_help=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.markup import escape
 from rich.table import Table
 
 from schemas.envelope import utcnow
@@ -92,7 +93,7 @@ def show_plan(view: PlanView) -> None:
             f"({decision.role}) at {decision.decided_at:%d %H:%MZ}: {decision.reason}"
         )
     if view.release is not None:
-        who = ", ".join(f"{a.operator_id} [{a.key_id}]" for a in view.release.approvals)
+        who = escape(", ".join(f"{a.operator_id} [{a.key_id}]" for a in view.release.approvals))
         console.print(
             f"[green]released[/] at {view.release.occurred_at:%d %H:%MZ}, approved by {who}"
         )

@@ -7,8 +7,10 @@ import asyncio
 from faststream import FastStream
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from schemas.topics import Topic
 from services.common.broker import make_broker
 from services.common.kafka import ensure_topics
+from services.common.lag import lag_loop
 from services.common.metrics import serve_metrics
 from services.common.scenario import load_scenario
 from services.planner.handlers import Planner, build_router
@@ -34,6 +36,13 @@ def build_app(
         @app.after_startup
         async def start_timer() -> None:
             tasks.append(asyncio.create_task(planner.run_timer()))
+            tasks.append(
+                asyncio.create_task(
+                    lag_loop(
+                        settings.kafka_bootstrap, settings.group_id, [Topic.ORDERS_PARSED.value]
+                    )
+                )
+            )
 
         @app.on_shutdown
         async def stop_timer() -> None:
