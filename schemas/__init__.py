@@ -1,5 +1,6 @@
 """Message contracts of Quartermaster: one frozen pydantic model per topic, v1."""
 
+from schemas.audit import AuditRecorded
 from schemas.envelope import Envelope, content_id
 from schemas.orders import (
     DemandLine,
@@ -26,6 +27,7 @@ from schemas.topics import CONTRACTS, Topic
 __all__ = [
     "CONTRACTS",
     "Approval",
+    "AuditRecorded",
     "Decision",
     "DemandLine",
     "Envelope",

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from schemas.audit import AuditRecorded
 from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 
@@ -19,11 +20,17 @@ class Topic(StrEnum):
     PLANS_PROPOSED = "plans.proposed.v1"
     PLANS_DECIDED = "plans.decided.v1"
     PLANS_RELEASED = "plans.released.v1"
+    AUDIT_EVENTS = "audit.events.v1"
 
     @property
     def dlq(self) -> str:
         """The dead-letter topic for malformed messages read from this topic."""
         return f"{self.value}.dlq"
+
+    @property
+    def ordered(self) -> bool:
+        """Topics that need one partition because their records form a single chain."""
+        return self is Topic.AUDIT_EVENTS
 
 
 CONTRACTS: dict[Topic, type[BaseModel]] = {
@@ -33,4 +40,5 @@ CONTRACTS: dict[Topic, type[BaseModel]] = {
     Topic.PLANS_PROPOSED: PlanProposed,
     Topic.PLANS_DECIDED: PlanDecided,
     Topic.PLANS_RELEASED: PlanReleased,
+    Topic.AUDIT_EVENTS: AuditRecorded,
 }

@@ -39,7 +39,8 @@ async def ensure_topics(bootstrap: str, partitions: int, topics: Iterable[str] =
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
-            new = [NewTopic(name, partitions, 1) for name in missing]
+            ordered = {t.value for t in Topic if t.ordered}
+            new = [NewTopic(name, 1 if name in ordered else partitions, 1) for name in missing]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:

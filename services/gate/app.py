@@ -7,8 +7,10 @@ import logging
 from faststream import FastStream
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from schemas.audit import AuditRecorded
 from schemas.plans import PlanProposed, PlanReleased
 from schemas.topics import Topic
+from services.common.audit import ChainHead
 from services.common.broker import make_broker
 from services.common.codec import DecodeError, decode
 from services.common.kafka import ensure_topics, read_topics
@@ -23,12 +25,15 @@ async def preload(gate: Gate) -> None:
     """Read past proposals and releases before consuming decisions, so none is re-released."""
     settings = gate.settings
     await ensure_topics(settings.kafka_bootstrap, settings.partitions)
-    records = await read_topics(
-        settings.kafka_bootstrap, [Topic.PLANS_PROPOSED.value, Topic.PLANS_RELEASED.value]
-    )
+    topics = [Topic.PLANS_PROPOSED.value, Topic.PLANS_RELEASED.value, Topic.AUDIT_EVENTS.value]
+    records = await read_topics(settings.kafka_bootstrap, topics)
     for record in records:
         try:
-            if record.topic == Topic.PLANS_RELEASED.value:
+            if record.topic == Topic.AUDIT_EVENTS.value:
+                entry = decode(AuditRecorded, record.value, settings.max_message_bytes)
+                gate.head = ChainHead(entry.seq + 1, entry.entry_hash)
+                gate.audited.add(entry.source)
+            elif record.topic == Topic.PLANS_RELEASED.value:
                 gate.state.remember_release(
                     decode(PlanReleased, record.value, settings.max_message_bytes)
                 )

@@ -9,13 +9,15 @@ import logging
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
+from schemas.audit import AuditKind
 from schemas.envelope import utcnow
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
+from services.common.audit import ChainHead, append
 from services.common.broker import decode_or_dead_letter, publish, subscribe
 from services.common.signing import TrustStore
 from services.gate import metrics
-from services.gate.rules import GateState, evaluate
+from services.gate.rules import GateState, Outcome, evaluate
 from services.gate.settings import GateSettings
 
 log = logging.getLogger("qm.gate")
@@ -30,6 +32,8 @@ class Gate:
         self.broker = broker
         self.state = GateState()
         self._arrived: dict[str, asyncio.Event] = {}
+        self.head = ChainHead()
+        self.audited: set[str] = set()
         metrics.OLDEST_PENDING.set_function(self.oldest_pending_seconds)
 
     def _event(self, plan_id: str) -> asyncio.Event:
@@ -87,33 +91,58 @@ class Gate:
                 )
         trust = TrustStore.load(self.settings.trust_store)
         outcome = evaluate(self.state, decision, trust, utcnow())
-        if outcome.refusal is not None:
-            metrics.REFUSALS.labels(reason=outcome.refusal.value).inc()
-            log.warning(
-                "refused decision %s on %s by %s: %s (%s)",
-                decision.message_id,
-                decision.plan_id,
-                decision.operator_id,
-                outcome.refusal.value,
-                outcome.detail,
-            )
-        elif outcome.release is not None:
+        await self._audit(decision, outcome, _source(msg))
+        if outcome.release is not None:
             await publish(
                 self.broker, Topic.PLANS_RELEASED, outcome.release, outcome.release.plan_id
             )
             metrics.RELEASES.inc()
-            log.info(
-                "released %s approved by %s",
-                outcome.release.plan_id,
-                ", ".join(a.operator_id for a in outcome.release.approvals),
-            )
-        else:
-            log.info(
-                "decision on %s recorded: %s",
-                decision.plan_id,
-                "rejected" if outcome.rejected else outcome.detail,
-            )
+        if outcome.refusal is not None:
+            metrics.REFUSALS.labels(reason=outcome.refusal.value).inc()
+        log.log(
+            logging.WARNING if outcome.refusal else logging.INFO,
+            "decision %s on %s by %s: %s (%s)",
+            decision.message_id,
+            decision.plan_id,
+            decision.operator_id,
+            _kind(outcome),
+            outcome.refusal.value if outcome.refusal else outcome.detail,
+        )
         metrics.PLANS_PENDING.set(self._pending())
+
+    async def _audit(self, decision: PlanDecided, outcome: Outcome, source: str) -> None:
+        """Append the outcome to the hash-chained audit trail, once per decision record."""
+        if source and source in self.audited:
+            return  # a replay after restart: this record is already in the trail
+        entry = append(
+            self.head,
+            _kind(outcome),
+            decision.plan_id,
+            utcnow(),
+            decision_id=decision.message_id,
+            operator_id=decision.operator_id,
+            key_id=decision.key_id or None,
+            reason=outcome.refusal.value if outcome.refusal else decision.reason,
+            detail=outcome.detail,
+            source=source,
+        )
+        await publish(self.broker, Topic.AUDIT_EVENTS, entry, "audit")
+        self.audited.add(source)
+
+
+def _kind(outcome: Outcome) -> AuditKind:
+    if outcome.refusal is not None:
+        return "decision_refused"
+    if outcome.release is not None:
+        return "plan_released"
+    return "plan_rejected" if outcome.rejected else "decision_recorded"
+
+
+def _source(msg: KafkaMessage) -> str:
+    record = msg.raw_message
+    if isinstance(record, tuple) or getattr(record, "offset", None) is None:
+        return ""
+    return f"{record.topic}/{record.partition}/{record.offset}"
 
 
 def build_router(gate: Gate) -> KafkaRouter:
