@@ -14,7 +14,8 @@ step "Kafka"
 deploy/kafka/kafka.sh start
 $QM topics create
 
-step "Operator keys (local trust store in .run/trust)"
+step "Operator keys (local trust store in .run/trust, signed by a local administrator key)"
+[[ -f .run/keys/admin.pem ]] || $QM keys admin-init
 for op in duty-officer second-officer; do
     [[ -f .run/keys/$op.pem ]] || $QM keys create --operator "$op"
 done

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.envelope import content_id, utcnow
 from schemas.orders import DemandLine, Priority
 from schemas.plans import Decision, PlanDecided, PlanProposed, Route, SolverStats, Stop
-from services.common.signing import TrustStore, sign_decision, trusted_key_for
+from services.common.signing import TrustStore, public_b64, sign_decision, trusted_key_for
 
 # Real time, floored: handlers check expiry against the wall clock.
 NOW = utcnow().replace(second=0, microsecond=0)
@@ -99,6 +99,10 @@ def trust(
     return store
 
 
-def write_trust(store: TrustStore, path: Path) -> None:
-    """Persist a trust store where the gate reads it."""
-    store.save(path)
+def write_trust(store: TrustStore, state_dir: Path) -> Ed25519PrivateKey:
+    """Sign the store with a fresh administrator key and put both where the gate reads them."""
+    admin = Ed25519PrivateKey.generate()
+    store.sign(admin)
+    store.save(state_dir / "trust" / "operators.json")
+    (state_dir / "trust" / "admin.pub").write_text(public_b64(admin.public_key()))
+    return admin

@@ -10,7 +10,15 @@ import typer
 
 from services.cli.context import console, fail, key_path, settings
 from services.common.scenario import ScenarioError, load_scenario
-from services.common.signing import SigningKeyError, TrustStore, generate, trusted_key_for
+from services.common.signing import (
+    SigningKeyError,
+    TrustStore,
+    generate,
+    key_id_of,
+    load_private,
+    public_b64,
+    trusted_key_for,
+)
 
 app = typer.Typer(help="Operator signing keys and the trust store.", no_args_is_help=True)
 
@@ -46,8 +54,48 @@ def create(
     if trust:
         store = TrustStore.load(common.trust_store)
         store.add(entry)
-        store.save(common.trust_store)
+        _sign_and_save(store, common.admin_private_key, common.trust_store)
         console.print(f"trusted in {common.trust_store} with roles {', '.join(person.roles)}")
+
+
+def _sign_and_save(store: TrustStore, admin_key: Path, path: Path) -> None:
+    try:
+        admin = load_private(admin_key)
+    except SigningKeyError as err:
+        fail(f"{err}; the trust store must be signed by the administrator (`qm keys admin-init`)")
+    store.sign(admin)
+    store.save(path)
+
+
+@app.command("admin-init")
+def admin_init() -> None:
+    """Create the administrator key whose signature the gate requires on the trust store."""
+    common = settings()
+    try:
+        admin = generate(common.admin_private_key)
+    except SigningKeyError as err:
+        fail(str(err))
+    common.admin_public_key.parent.mkdir(parents=True, exist_ok=True)
+    common.admin_public_key.write_text(public_b64(admin.public_key()) + "\n")
+    store = TrustStore.load(common.trust_store)
+    store.sign(admin)
+    store.save(common.trust_store)
+    console.print(
+        f"administrator key {key_id_of(admin.public_key())} written to "
+        f"{common.admin_private_key}; the gate pins {common.admin_public_key}. "
+        "In production keep the private key offline."
+    )
+
+
+@app.command("sign-store")
+def sign_store(
+    admin_key: Annotated[Path | None, typer.Option(help="Administrator private key.")] = None,
+) -> None:
+    """Re-sign the trust store after reviewing it (e.g. after removing a key)."""
+    common = settings()
+    store = TrustStore.load(common.trust_store)
+    _sign_and_save(store, admin_key or common.admin_private_key, common.trust_store)
+    console.print(f"{common.trust_store} signed: {len(store.keys)} trusted key(s)")
 
 
 @app.command("list")

@@ -54,3 +54,13 @@ class CommonSettings(BaseSettings):
     def trust_store(self) -> Path:
         """Operator public keys the gate trusts."""
         return self.state_dir / "trust" / "operators.json"
+
+    @property
+    def admin_public_key(self) -> Path:
+        """The administrator public key pinned by the gate; it must sign the trust store."""
+        return self.state_dir / "trust" / "admin.pub"
+
+    @property
+    def admin_private_key(self) -> Path:
+        """The administrator's private key (local development; offline in production)."""
+        return self.state_dir / "keys" / "admin.pem"

@@ -42,6 +42,33 @@ class TrustStore(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     keys: dict[str, TrustedKey] = Field(default_factory=dict)
+    admin_key_id: str = Field(default="", description="the administrator key that signed it")
+    signature: str = Field(default="", description="base64 Ed25519 signature of the keys")
+
+    def signed_payload(self) -> dict[str, Any]:
+        """What the administrator signs: every trusted key with its roles and validity."""
+        keys = {key_id: key.model_dump(mode="json") for key_id, key in self.keys.items()}
+        return {"type": "qm.trust-store.v1", "admin_key_id": self.admin_key_id, "keys": keys}
+
+    def sign(self, admin: Ed25519PrivateKey) -> None:
+        """Sign the store with the administrator key (after every change)."""
+        self.admin_key_id = key_id_of(admin.public_key())
+        self.signature = base64.b64encode(
+            admin.sign(canonical_json(self.signed_payload()))
+        ).decode()
+
+    def verified_by(self, admin: Ed25519PublicKey) -> bool:
+        """True when the administrator's signature covers exactly these keys."""
+        if not self.signature or self.admin_key_id != key_id_of(admin):
+            return False
+        try:
+            admin.verify(
+                base64.b64decode(self.signature, validate=True),
+                canonical_json(self.signed_payload()),
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True
 
     @classmethod
     def load(cls, path: Path) -> TrustStore:
@@ -164,3 +191,35 @@ def trusted_key_for(
 def describe(store: TrustStore) -> str:
     """A JSON summary of the store for humans."""
     return json.dumps({k: v.operator_id for k, v in store.keys.items()}, indent=2)
+
+
+class UntrustedStoreError(RuntimeError):
+    """The trust store is missing its administrator's valid signature."""
+
+
+def load_admin_public(path: Path) -> Ed25519PublicKey:
+    """The administrator's public key (base64 raw) that the gate pins."""
+    try:
+        return decode_public(path.read_text().strip())
+    except FileNotFoundError as err:
+        raise UntrustedStoreError(
+            f"no administrator public key at {path}; create one with `qm keys admin-init`"
+        ) from err
+    except ValueError as err:
+        raise UntrustedStoreError(f"{path} is not a base64 Ed25519 public key") from err
+
+
+def load_verified_store(store_path: Path, admin_path: Path) -> TrustStore:
+    """Load the trust store and check the administrator's signature, or raise."""
+    store = TrustStore.load(store_path)
+    if not store.verified_by(load_admin_public(admin_path)):
+        raise UntrustedStoreError(
+            f"{store_path} is not signed by the pinned administrator key; re-sign it with "
+            "`qm keys sign-store`"
+        )
+    return store
+
+
+def public_b64(key: Ed25519PublicKey) -> str:
+    """Base64 of a public key's raw bytes."""
+    return base64.b64encode(public_raw(key)).decode()

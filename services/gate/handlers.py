@@ -15,9 +15,9 @@ from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
 from services.common.audit import ChainHead, append
 from services.common.broker import decode_or_dead_letter, publish, subscribe
-from services.common.signing import TrustStore
+from services.common.signing import UntrustedStoreError, load_verified_store
 from services.gate import metrics
-from services.gate.rules import GateState, Outcome, evaluate
+from services.gate.rules import GateState, Outcome, Refusal, evaluate
 from services.gate.settings import GateSettings
 
 log = logging.getLogger("qm.gate")
@@ -89,8 +89,12 @@ class Gate:
                 await asyncio.wait_for(
                     self._event(decision.plan_id).wait(), self.settings.plan_wait_s
                 )
-        trust = TrustStore.load(self.settings.trust_store)
-        outcome = evaluate(self.state, decision, trust, utcnow())
+        try:
+            trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
+        except UntrustedStoreError as err:
+            outcome = Outcome(Refusal.UNTRUSTED_STORE, str(err))
+        else:
+            outcome = evaluate(self.state, decision, trust, utcnow())
         await self._audit(decision, outcome, _source(msg))
         if outcome.release is not None:
             await publish(

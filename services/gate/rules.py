@@ -32,6 +32,7 @@ class Refusal(StrEnum):
     ALREADY_REJECTED = "already_rejected"
     SELF_APPROVAL = "self_approval"
     DUPLICATE = "duplicate"
+    UNTRUSTED_STORE = "untrusted_store"
 
 
 @dataclass

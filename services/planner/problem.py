@@ -396,3 +396,59 @@ def customers_problem(c: Customers, epoch: datetime = datetime(2000, 1, 1, tzinf
         jobs=jobs,
         travel_min=c.travel,
     )
+
+
+def savings_routes(problem: Problem, neighbours: int = 40) -> list[list[int]] | None:
+    """Clarke-Wright savings routes (node lists) respecting capacity and windows, or None."""
+    duty = problem.duties[0] if problem.duties else None
+    if duty is None or any(_shape(d) != _shape(duty) for d in problem.duties):
+        return None  # built for one depot and a uniform fleet, like benchmark instances
+    route_of = {job.node: [job.node] for job in problem.jobs if job.allowed}
+    load = {node: problem.jobs[k].weight_kg for k, node in enumerate(_job_nodes(problem))}
+    for saving, i, j in _savings(problem, duty, list(route_of), neighbours):
+        a, b = route_of[i], route_of[j]
+        if saving <= 0 or a is b or a[-1] != i or b[0] != j:
+            continue
+        merged = a + b
+        if sum(load[n] for n in merged) > duty.capacity_kg or not _on_time(problem, duty, merged):
+            continue
+        for node in merged:
+            route_of[node] = merged
+    routes = list({id(r): r for r in route_of.values()}.values())
+    return routes if len(routes) <= len(problem.duties) else None
+
+
+def _shape(duty: Duty) -> tuple[object, ...]:
+    return (duty.node, duty.start_min, duty.end_min, duty.capacity_kg, duty.speed_kmh)
+
+
+def _job_nodes(problem: Problem) -> list[int]:
+    return [job.node for job in problem.jobs]
+
+
+def _savings(
+    problem: Problem, duty: Duty, nodes: list[int], neighbours: int
+) -> list[tuple[int, int, int]]:
+    """(saving, i, j) for joining a route ending at i to one starting at j, best first."""
+    d, depot = problem.distance_m, duty.node
+    out = []
+    for i in nodes:
+        near = sorted(nodes, key=lambda j: d[i][j])[: neighbours + 1]
+        out += [(d[i][depot] + d[depot][j] - d[i][j], i, j) for j in near if j != i]
+    out.sort(reverse=True)
+    return out
+
+
+def _on_time(problem: Problem, duty: Duty, route: Sequence[int]) -> bool:
+    """Whether the duty can drive the route within every window and its shift."""
+    windows = {job.node: job.window for job in problem.jobs}
+    clock, here = duty.start_min, duty.node
+    for node in route:
+        clock = max(
+            clock + problem.service_min[here] + problem.travel(duty, here, node), windows[node][0]
+        )
+        if clock > windows[node][1]:
+            return False
+        here = node
+    back = clock + problem.service_min[here] + problem.travel(duty, here, duty.node)
+    return back <= duty.end_min

@@ -12,7 +12,7 @@ from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from services.planner.problem import Duty, Problem
+from services.planner.problem import Duty, Problem, savings_routes
 
 _STATUS = routing_enums_pb2.RoutingSearchStatus.Value
 _FIRST = routing_enums_pb2.FirstSolutionStrategy.Value
@@ -36,6 +36,8 @@ class SolveParams:
     # Parallel searches, each from another first solution; the best plan is kept.
     workers: int = 1
     alternates: tuple[str, ...] = ("SAVINGS", "PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION")
+    # Start the first worker from our own construction ("savings") when the problem allows.
+    construction: str | None = None
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:
@@ -52,6 +54,8 @@ class SolveParams:
             raise ValueError("solution_limit must be at least 1, or None for no limit")
         if self.workers < 1:
             raise ValueError("workers must be at least 1; use 2 for a two-core portfolio")
+        if self.construction not in (None, "savings"):
+            raise ValueError(f"unknown construction {self.construction!r}; use 'savings' or None")
         unknown = sorted(set(self.alternates) - _FIRST_NAMES)
         if unknown:
             raise ValueError(f"unknown alternates {unknown}; try SAVINGS or PATH_CHEAPEST_ARC")
@@ -117,7 +121,9 @@ def solve(
     deadline = time.time() + params.time_limit_s
     if params.workers == 1 or not problem.duties or not problem.jobs:
         return _solve_one(problem, params, deadline, progress)
-    variants = [replace(params, first_solution=name) for name in params.portfolio()]
+    names = params.portfolio()
+    # Only the first worker starts from the construction; the others diversify.
+    variants = [params] + [replace(params, first_solution=n, construction=None) for n in names[1:]]
     # Spawned, not forked: the caller may hold threads (an event loop) that fork would copy.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(variants) - 1, mp_context=context) as pool:
@@ -142,7 +148,12 @@ def _solve_one(
     if progress is not None:
         _watch(routing, progress, started)
     # Model building (and a worker's start-up) counts against the limit.
-    assignment = routing.SolveWithParameters(_search(params, deadline - time.time()))
+    search = _search(params, deadline - time.time())
+    initial = _initial(problem, params, manager, routing, search)
+    if initial is None:
+        assignment = routing.SolveWithParameters(search)
+    else:
+        assignment = routing.SolveFromAssignmentWithParameters(initial, search)
     status = _STATUS.Name(routing.status())
     wall = time.monotonic() - started
     if assignment is None:
@@ -158,6 +169,20 @@ def _solve_one(
         tours=tours,
         dropped=tuple(k for k in range(len(problem.jobs)) if k not in served),
     )
+
+
+def _initial(
+    problem: Problem, params: SolveParams, manager: Any, routing: Any, search: Any
+) -> Any | None:
+    """Our construction as an OR-Tools assignment, or None to let OR-Tools construct."""
+    routes = savings_routes(problem) if params.construction == "savings" else None
+    if not routes:
+        return None
+    indices = [[int(manager.NodeToIndex(n)) for n in route] for route in routes]
+    indices += [[] for _ in range(len(problem.duties) - len(indices))]
+    routing.CloseModelWithParameters(search)
+    # None when OR-Tools rejects the routes; it then builds its own first solution.
+    return routing.ReadAssignmentFromRoutes(indices, True)
 
 
 def _model(problem: Problem) -> tuple[Any, Any, Any | None]:

@@ -52,3 +52,15 @@ def test_the_trust_store_round_trips(tmp_path):
     store.save(tmp_path / "trust.json")
     assert TrustStore.load(tmp_path / "trust.json") == store
     assert TrustStore.load(tmp_path / "missing.json").keys == {}
+
+
+def test_the_trust_store_verifies_only_with_its_administrators_signature():
+    admin, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    store = TrustStore()
+    store.add(trusted_key_for(Ed25519PrivateKey.generate(), "duty-officer", "D", ("approver",)))
+    assert not store.verified_by(admin.public_key())  # unsigned
+    store.sign(admin)
+    assert store.verified_by(admin.public_key())
+    assert not store.verified_by(other.public_key())
+    store.add(trusted_key_for(Ed25519PrivateKey.generate(), "intruder", "I", ("approver",)))
+    assert not store.verified_by(admin.public_key())  # changed after signing

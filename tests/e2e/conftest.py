@@ -125,6 +125,7 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
     logs.mkdir()
     stack = Stack(env, logs)
     stack.qm("topics", "create")
+    stack.qm("keys", "admin-init")
     for operator in ("duty-officer", "second-officer"):
         stack.qm("keys", "create", "--operator", operator)
     try:

@@ -35,7 +35,9 @@ RISKY_PLANS = 5
 
 
 def _unique(plan: PlanProposed, n: int, **update: object) -> PlanProposed:
-    draft = plan.model_copy(update={"plan_id": content_id("plan", "sec", n, utcnow().isoformat()), **update})
+    draft = plan.model_copy(
+        update={"plan_id": content_id("plan", "sec", n, utcnow().isoformat()), **update}
+    )
     return draft.model_copy(update={"plan_hash": draft.computed_hash()})
 
 
@@ -70,6 +72,7 @@ class Keys:
         self.stranger = Ed25519PrivateKey.generate()
         store = TrustStore.load(state / "trust" / "operators.json")
         store.add(trusted_key_for(self.observer, "observer", "Observer", ("observer",)))
+        store.sign(load_private(state / "keys" / "admin.pem"))
         store.save(state / "trust" / "operators.json")
 
 

@@ -14,6 +14,7 @@ from schemas.envelope import utcnow
 from schemas.plans import Decision, PlanReleased
 from schemas.topics import Topic
 from services.common.codec import encode
+from services.common.signing import TrustStore, trusted_key_for
 from services.gate.app import build_app
 from services.gate.settings import GateSettings
 from tests import factories as f
@@ -21,7 +22,7 @@ from tests import factories as f
 
 def _gate(tmp_path: Path, key: Ed25519PrivateKey):
     settings = GateSettings(state_dir=tmp_path, plan_wait_s=0.2)
-    f.write_trust(f.trust({"duty-officer": key}), settings.trust_store)
+    f.write_trust(f.trust({"duty-officer": key}), tmp_path)
     _, gate = build_app(settings, live=False)
     released: list[PlanReleased] = []
     dead: list[bytes] = []
@@ -94,3 +95,21 @@ async def test_pending_plans_and_the_oldest_age_are_reported(tmp_path):
         assert gate.oldest_pending_seconds() > 0
         await broker.publish(encode(f.decision(fresh, key)), Topic.PLANS_DECIDED.value)
     assert gate.oldest_pending_seconds() == 0
+
+
+@pytest.mark.asyncio
+async def test_a_trust_store_changed_without_the_admin_signature_is_not_used(tmp_path):
+    key = Ed25519PrivateKey.generate()
+    gate, released, _ = _gate(tmp_path, key)
+    store = TrustStore.load(gate.settings.trust_store)
+    intruder = Ed25519PrivateKey.generate()
+    store.add(trusted_key_for(intruder, "intruder", "x", ("approver",)))
+    store.save(gate.settings.trust_store)  # added by someone without the admin key
+    plan = f.plan(requested_by=("nobody",))
+    async with TestKafkaBroker(gate.broker) as broker:
+        await broker.publish(encode(plan), Topic.PLANS_PROPOSED.value)
+        await broker.publish(
+            encode(f.decision(plan, intruder, operator="intruder")), Topic.PLANS_DECIDED.value
+        )
+        await broker.publish(encode(f.decision(plan, key)), Topic.PLANS_DECIDED.value)
+    assert released == []
