@@ -17,6 +17,15 @@
 #   QM_KAFKA_HEAP             JVM heap                 (default 512m)
 #   QM_KAFKA_START_TIMEOUT    seconds to wait on start (default 120)
 #   QM_CACHE_DIR              jar cache                (default $HOME/.cache/quartermaster)
+#
+# SASL/ACL mode (QM_KAFKA_SASL=1): the same commands run a second, separate broker from
+# server-sasl.properties.in: SASL_PLAINTEXT + SASL/PLAIN, StandardAuthorizer, super user `admin`,
+# nothing allowed without an ACL (deploy/kafka/acls.md). Its defaults differ so it never collides
+# with the plaintext broker: QM_KAFKA_PORT 19292, QM_KAFKA_CONTROLLER_PORT 19293, QM_KAFKA_STATE_DIR
+# <repo>/.run/kafka-sasl.
+#   QM_KAFKA_SASL_USERS       space-separated name=password pairs the broker accepts; must include
+#                             admin (default: dev-only passwords `<name>-dev` for admin, qm-parser,
+#                             qm-planner, qm-gate, qm-operator)
 set -euo pipefail
 
 KAFKA_VERSION="4.1.1"
@@ -24,9 +33,20 @@ KAFKA_VERSION="4.1.1"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 
-PORT="${QM_KAFKA_PORT:-19092}"
-CONTROLLER_PORT="${QM_KAFKA_CONTROLLER_PORT:-19093}"
-STATE_DIR="${QM_KAFKA_STATE_DIR:-$REPO_ROOT/.run/kafka}"
+SASL="${QM_KAFKA_SASL:-0}"
+if [[ "$SASL" == "1" ]]; then
+    PORT="${QM_KAFKA_PORT:-19292}"
+    CONTROLLER_PORT="${QM_KAFKA_CONTROLLER_PORT:-19293}"
+    STATE_DIR="${QM_KAFKA_STATE_DIR:-$REPO_ROOT/.run/kafka-sasl}"
+    PROPS_TEMPLATE="$SCRIPT_DIR/server-sasl.properties.in"
+    SASL_USERS="${QM_KAFKA_SASL_USERS:-admin=admin-dev qm-parser=qm-parser-dev qm-planner=qm-planner-dev qm-gate=qm-gate-dev qm-operator=qm-operator-dev}"
+else
+    PORT="${QM_KAFKA_PORT:-19092}"
+    CONTROLLER_PORT="${QM_KAFKA_CONTROLLER_PORT:-19093}"
+    STATE_DIR="${QM_KAFKA_STATE_DIR:-$REPO_ROOT/.run/kafka}"
+    PROPS_TEMPLATE="$SCRIPT_DIR/server.properties.in"
+    SASL_USERS=""
+fi
 HEAP="${QM_KAFKA_HEAP:-512m}"
 START_TIMEOUT="${QM_KAFKA_START_TIMEOUT:-120}"
 CACHE_DIR="${QM_CACHE_DIR:-$HOME/.cache/quartermaster}"
@@ -57,6 +77,35 @@ validate_settings() {
     [[ "$PORT" != "$CONTROLLER_PORT" ]] || die "QM_KAFKA_PORT and QM_KAFKA_CONTROLLER_PORT are both $PORT; give them different values."
     [[ "$START_TIMEOUT" =~ ^[0-9]+$ ]] || die "QM_KAFKA_START_TIMEOUT='$START_TIMEOUT' is not a number of seconds; set it to e.g. 120."
     [[ "$HEAP" =~ ^[0-9]+[kKmMgG]?$ ]] || die "QM_KAFKA_HEAP='$HEAP' is not a JVM heap size; set it to e.g. 512m."
+    [[ "$SASL" == "0" || "$SASL" == "1" ]] || die "QM_KAFKA_SASL='$SASL' must be 0 (plaintext broker) or 1 (SASL broker with ACLs)."
+    if [[ "$SASL" == "1" ]]; then
+        local pair
+        for pair in $SASL_USERS; do
+            [[ "$pair" =~ ^[A-Za-z0-9._-]+=[A-Za-z0-9._~+/-]+$ ]] \
+                || die "QM_KAFKA_SASL_USERS entry '${pair%%=*}=…' is not name=password (letters, digits and . _ - in names; also ~ + / in passwords)."
+        done
+        [[ -n "$(sasl_password admin)" ]] || die "QM_KAFKA_SASL_USERS has no admin=<password> entry; the broker logs in as admin."
+    fi
+}
+
+# The password of SASL user $1 from QM_KAFKA_SASL_USERS (empty if absent).
+sasl_password() {
+    local pair
+    for pair in $SASL_USERS; do
+        if [[ "${pair%%=*}" == "$1" ]]; then
+            printf '%s' "${pair#*=}"
+            return 0
+        fi
+    done
+}
+
+# user_<name>="<password>" for every SASL user, as the PLAIN login module's options.
+jaas_users() {
+    local pair out=""
+    for pair in $SASL_USERS; do
+        out+="user_${pair%%=*}=\"${pair#*=}\" "
+    done
+    printf '%s' "${out% }"
 }
 
 require_java() {
@@ -147,10 +196,15 @@ java_opts() {
 render_props() {
     mkdir -p "$DATA_DIR" "$LOGS_DIR"
     local tmp="$PROPS_FILE.tmp"
-    sed -e "s|@PORT@|$PORT|g" \
-        -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
-        -e "s|@LOG_DIR@|$DATA_DIR|g" \
-        "$SCRIPT_DIR/server.properties.in" >"$tmp"
+    (
+        umask 077  # the SASL broker's properties hold passwords
+        sed -e "s|@PORT@|$PORT|g" \
+            -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
+            -e "s|@LOG_DIR@|$DATA_DIR|g" \
+            -e "s|@ADMIN_PASSWORD@|$(sasl_password admin)|g" \
+            -e "s|@JAAS_USERS@|$(jaas_users)|g" \
+            "$PROPS_TEMPLATE" >"$tmp"
+    )
     mv "$tmp" "$PROPS_FILE"
 }
 

@@ -180,8 +180,8 @@ async def assert_refused(
     idempotent: bool = True,
 ) -> None:
     before = await _end_offset(broker, topic)
+    body = f"{user} forging {topic}".encode()
     with pytest.raises(error):
-        body = f"{user} forging {topic}".encode()
         await _publish_as(broker, user, topic, body, idempotent=idempotent)
     assert await _end_offset(broker, topic) == before, f"{user} got a record onto {topic}"
 
