@@ -37,7 +37,12 @@ def planner(
     time_limit: Annotated[float, typer.Option(help="Seconds per instance.")] = 5.0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N instances.")] = None,
-    workers: Annotated[int, typer.Option(help="Parallel searches per instance.")] = 2,
+    workers: Annotated[
+        int, typer.Option(help="Parallel searches per instance (a portfolio needs idle cores).")
+    ] = 1,
+    construction: Annotated[
+        str, typer.Option(help="Start from our construction: savings, or none.")
+    ] = "savings",
     first_solution: Annotated[str, typer.Option(help="First-solution strategy.")] = (
         SolveParams.first_solution
     ),
@@ -49,7 +54,12 @@ def planner(
     if not files:
         fail("no instance files (.txt or .vrp) found in the given paths")
     try:
-        params = SolveParams(time_limit, first_solution=first_solution, workers=workers)
+        params = SolveParams(
+            time_limit,
+            first_solution=first_solution,
+            workers=workers,
+            construction=None if construction == "none" else construction,
+        )
     except ValueError as err:
         fail(str(err))
     results = _run(files, read_bks(bks), params)

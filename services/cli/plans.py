@@ -15,8 +15,10 @@ from schemas.topics import Topic
 from services.cli.context import console, fail, key_path, print_json, run, settings
 from services.cli.ledger import PlanView, find, load_ledger
 from services.cli.publishing import send
+from services.cli.routemap import render
 from services.cli.view import plans_table, show_plan
 from services.common.kafka import KafkaUnavailable
+from services.common.scenario import load_scenario
 from services.common.signing import SigningKeyError, load_private, sign_decision
 
 app = typer.Typer(help="Review proposed plans and sign decisions.", no_args_is_help=True)
@@ -63,9 +65,18 @@ def list_plans(
 
 
 @app.command("show")
-def show(plan_id: str, json_out: JsonFlag = False) -> None:
+def show(
+    plan_id: str,
+    json_out: JsonFlag = False,
+    map_out: Annotated[
+        Path | None, typer.Option("--map", help="Also write a route map (self-contained HTML).")
+    ] = None,
+) -> None:
     """Show one plan: routes, stops, ETAs, loads, unserved orders, decisions."""
     view = _one(plan_id)
+    if map_out is not None:
+        map_out.write_text(render(view.plan, load_scenario(settings().scenario).scenario))
+        console.print(f"route map written to {map_out}")
     if json_out:
         print_json(
             {
@@ -175,3 +186,27 @@ def reject(
 ) -> None:
     """Reject a plan with your signature and a reason."""
     _decide(plan_id, Decision.REJECT, operator, role, reason, key, valid_for)
+
+
+@app.command("watch")
+def watch(
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
+    once: Annotated[bool, typer.Option(help="Print the current state once and exit.")] = False,
+) -> None:
+    """Live view: plans arriving, decisions and releases as they happen (Ctrl-C to stop)."""
+    seen: dict[str, tuple[str, int]] = {}
+    while True:
+        for view in sorted(_ledger().values(), key=lambda v: v.plan.occurred_at):
+            state = (view.status, len(view.decisions))
+            if seen.get(view.plan.plan_id) != state:
+                seen[view.plan.plan_id] = state
+                latest = view.decisions[-1] if view.decisions else None
+                by = f" — {latest.decision.value} by {latest.operator_id}" if latest else ""
+                console.print(
+                    f"{utcnow():%H:%M:%SZ} {view.plan.plan_id} {view.status}: "
+                    f"{len(view.plan.order_ids)} orders, {view.plan.distance_km:.0f} km"
+                    f"{by}"
+                )
+        if once:
+            return
+        time.sleep(interval)

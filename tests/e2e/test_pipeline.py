@@ -76,6 +76,11 @@ def test_orders_become_a_plan_released_only_with_a_verified_human_signature(stac
     assert verify_approval(release, approval, trust.keys[approval.key_id])
     shown = stack.qm_json("plans", "show", plan_id)
     assert shown["status"] == "released" and shown["approvers"] == ["duty-officer"]
+    watched = stack.qm("plans", "watch", "--once").stdout
+    assert plan_id in watched and "released" in watched
+    stack.qm("plans", "show", plan_id, "--map", str(tmp_path / "map.html"))
+    assert "<svg" in (tmp_path / "map.html").read_text()
+    stack.qm("audit", "verify")
     assert all(stack.alive().values())
 
 
