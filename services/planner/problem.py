@@ -403,14 +403,15 @@ def savings_routes(problem: Problem, neighbours: int = 40) -> list[list[int]] | 
     duty = problem.duties[0] if problem.duties else None
     if duty is None or any(_shape(d) != _shape(duty) for d in problem.duties):
         return None  # built for one depot and a uniform fleet, like benchmark instances
-    route_of = {job.node: [job.node] for job in problem.jobs if job.allowed}
-    load = {node: problem.jobs[k].weight_kg for k, node in enumerate(_job_nodes(problem))}
+    # A job only some duties may serve is left to the search, which knows who may.
+    jobs = {job.node: job for job in problem.jobs if len(job.allowed) == len(problem.duties)}
+    route_of = {node: [node] for node in jobs}
     for saving, i, j in _savings(problem, duty, list(route_of), neighbours):
         a, b = route_of[i], route_of[j]
         if saving <= 0 or a is b or a[-1] != i or b[0] != j:
             continue
         merged = a + b
-        if sum(load[n] for n in merged) > duty.capacity_kg or not _on_time(problem, duty, merged):
+        if not _fits(duty, [jobs[n] for n in merged]) or not _on_time(problem, duty, merged, jobs):
             continue
         for node in merged:
             route_of[node] = merged
@@ -419,11 +420,20 @@ def savings_routes(problem: Problem, neighbours: int = 40) -> list[list[int]] | 
 
 
 def _shape(duty: Duty) -> tuple[object, ...]:
-    return (duty.node, duty.start_min, duty.end_min, duty.capacity_kg, duty.speed_kmh)
+    return (
+        duty.node,
+        duty.start_min,
+        duty.end_min,
+        duty.capacity_kg,
+        duty.capacity_l,
+        duty.speed_kmh,
+        duty.fixed_cost,
+    )
 
 
-def _job_nodes(problem: Problem) -> list[int]:
-    return [job.node for job in problem.jobs]
+def _fits(duty: Duty, jobs: Sequence[Job]) -> bool:
+    kg, litres = sum(j.weight_kg for j in jobs), sum(j.volume_l for j in jobs)
+    return kg <= duty.capacity_kg and litres <= duty.capacity_l
 
 
 def _savings(
@@ -439,15 +449,13 @@ def _savings(
     return out
 
 
-def _on_time(problem: Problem, duty: Duty, route: Sequence[int]) -> bool:
+def _on_time(problem: Problem, duty: Duty, route: Sequence[int], jobs: dict[int, Job]) -> bool:
     """Whether the duty can drive the route within every window and its shift."""
-    windows = {job.node: job.window for job in problem.jobs}
     clock, here = duty.start_min, duty.node
     for node in route:
-        clock = max(
-            clock + problem.service_min[here] + problem.travel(duty, here, node), windows[node][0]
-        )
-        if clock > windows[node][1]:
+        opens, closes = jobs[node].window
+        clock = max(clock + problem.service_min[here] + problem.travel(duty, here, node), opens)
+        if clock > closes:
             return False
         here = node
     back = clock + problem.service_min[here] + problem.travel(duty, here, duty.node)

@@ -19,8 +19,10 @@ from services.planner.bench import (
     read_bks,
     read_instance,
     route_distance,
+    routes_of,
     to_problem,
 )
+from services.planner.problem import savings_routes
 from services.planner.solver import SolveParams, solve
 from tests.paths import BENCH_DIR
 
@@ -175,3 +177,34 @@ def test_two_instance_benchmark_smoke(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())["results"]
     assert [r["instance"] for r in rows] == ["R101", "X-n101-k25"]
     assert all(r["feasible"] and math.isfinite(r["gap_pct"]) for r in rows)
+
+
+def test_savings_routes_respect_capacity_and_windows(files: dict[str, Path]) -> None:
+    """Our construction serves every tiny customer and passes the independent re-check."""
+    inst = read_instance(files["solomon"])
+    routes = savings_routes(to_problem(inst))
+    assert routes is not None
+    assert check(inst, routes) == []
+
+
+def test_solve_from_savings_start_is_feasible_and_no_worse(files: dict[str, Path]) -> None:
+    """Starting OR-Tools from the savings routes yields a feasible plan no longer than them."""
+    inst = read_instance(files["vrp"])
+    problem = to_problem(inst)
+    start = savings_routes(problem)
+    assert start is not None
+    solution = solve(problem, SolveParams(0.5, construction="savings"))
+    routes = routes_of(problem, solution)
+    assert check(inst, routes) == []
+    assert route_distance(inst, routes) <= route_distance(inst, start)
+
+
+def test_portfolio_of_two_workers_returns_a_feasible_plan(files: dict[str, Path]) -> None:
+    """Two spawned searches with different first solutions still yield one re-checked plan."""
+    params = SolveParams(1.0, workers=2, alternates=("SAVINGS",))
+    assert params.portfolio() == ["PATH_CHEAPEST_ARC", "SAVINGS"]
+    inst = read_instance(files["solomon"])
+    problem = to_problem(inst)
+    solution = solve(problem, params)
+    assert check(inst, routes_of(problem, solution)) == []
+    assert solution.params["workers"] == 2
