@@ -234,7 +234,7 @@ def markdown_table(acls: Mapping[str, list[Acl]] | None = None) -> str:
     """
     acls = production_acls() if acls is None else acls
     lines = [
-        "| principal | READ topics | WRITE topics | DENY WRITE topics | groups | cluster |",
+        "| principal | READ topics | WRITE topics | DENY WRITE topics | groups | administration |",
         "|---|---|---|---|---|---|",
     ]
 
@@ -255,12 +255,21 @@ def markdown_table(acls: Mapping[str, list[Acl]] | None = None) -> str:
             for a in entries
             if a.resource_type is ResourceType.GROUP
         ]
+        admin = []
         cluster = [a.operation.name for a in entries if a.resource_type is ResourceType.CLUSTER]
-        if any(a.operation is Operation.CREATE for a in topics):
-            cluster.append("CREATE, DESCRIBE_CONFIGS, ALTER_CONFIGS on every project topic")
+        if cluster:
+            admin.append("cluster " + ", ".join(cluster))
+        managed = {
+            a.operation.name
+            for a in topics
+            if a.operation
+            in (Operation.CREATE, Operation.ALTER_CONFIGS, Operation.DESCRIBE_CONFIGS)
+        }
+        if managed:
+            admin.append(", ".join(sorted(managed)) + " on every project topic")
         lines.append(
             f"| `{principal}` | {cell(reads)} | {cell(writes)} | {cell(denied)} | {cell(groups)} "
-            f"| {', '.join(cluster) or '—'} |"
+            f"| {'; '.join(admin) or '—'} |"
         )
     return "\n".join(lines)
 

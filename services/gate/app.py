@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from faststream import FastStream
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from schemas.audit import AuditRecorded
 from schemas.plans import PlanProposed, PlanReleased
@@ -13,8 +13,8 @@ from schemas.topics import Topic
 from services.common.audit import ChainHead
 from services.common.broker import make_broker
 from services.common.codec import DecodeError, decode
-from services.common.kafka import ensure_topics, read_topics
-from services.common.metrics import serve_metrics
+from services.common.kafka import read_topics
+from services.common.lifecycle import wire_live
 from services.gate.handlers import Gate, build_router
 from services.gate.settings import GateSettings
 
@@ -24,7 +24,6 @@ log = logging.getLogger("qm.gate")
 async def preload(gate: Gate) -> None:
     """Read past proposals and releases before consuming decisions, so none is re-released."""
     settings = gate.settings
-    await ensure_topics(settings.kafka_bootstrap, settings.partitions)
     topics = [Topic.PLANS_PROPOSED.value, Topic.PLANS_RELEASED.value, Topic.AUDIT_EVENTS.value]
     records = await read_topics(settings.kafka_bootstrap, topics)
     for record in records:
@@ -56,10 +55,10 @@ def build_app(
     broker.include_router(build_router(gate))
     app = FastStream(broker)
     if live:
+        wire_live(app, settings, settings.metrics_port, registry)
 
-        @app.on_startup
-        async def prepare() -> None:
+        @app.on_startup  # registered after wire_live's hook, so the topics exist by now
+        async def load_history() -> None:
             await preload(gate)
-            serve_metrics(settings.metrics_port, registry or REGISTRY, settings.metrics_host)
 
     return app, gate

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from faststream import FastStream
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from schemas.topics import Topic
 from services.common.broker import make_broker
-from services.common.kafka import ensure_topics
 from services.common.lag import lag_loop
-from services.common.metrics import serve_metrics
+from services.common.lifecycle import wire_live
 from services.common.scenario import load_scenario
 from services.planner.handlers import Planner, build_router
 from services.planner.settings import PlannerSettings
@@ -26,27 +23,14 @@ def build_app(
     broker.include_router(build_router(planner))
     app = FastStream(broker)
     if live:
-        tasks: list[asyncio.Task[None]] = []
-
-        @app.on_startup
-        async def prepare() -> None:
-            await ensure_topics(settings.kafka_bootstrap, settings.partitions)
-            serve_metrics(settings.metrics_port, registry or REGISTRY, settings.metrics_host)
-
-        @app.after_startup
-        async def start_timer() -> None:
-            tasks.append(asyncio.create_task(planner.run_timer()))
-            tasks.append(
-                asyncio.create_task(
-                    lag_loop(
-                        settings.kafka_bootstrap, settings.group_id, [Topic.ORDERS_PARSED.value]
-                    )
-                )
-            )
-
-        @app.on_shutdown
-        async def stop_timer() -> None:
-            for task in tasks:
-                task.cancel()
-
+        wire_live(
+            app,
+            settings,
+            settings.metrics_port,
+            registry,
+            planner.run_timer,
+            lambda: lag_loop(
+                settings.kafka_bootstrap, settings.group_id, [Topic.ORDERS_PARSED.value]
+            ),
+        )
     return app, planner
