@@ -24,7 +24,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
     KafkaConnectionError,
+    TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
+    for_code,
 )
 from faststream.kafka import KafkaBroker
 
@@ -246,3 +248,40 @@ async def test_wrong_password_fails_authentication(sasl_broker: SaslBroker) -> N
                 return
         await asyncio.sleep(0.2)
     pytest.fail("the broker logged no authentication failure for the wrong password")
+
+
+async def _create_topic_as(broker: SaslBroker, user: str, topic: str) -> str:
+    """The broker's answer to `user` creating `topic`: the error's name, or "created"."""
+    kwargs = aiokafka_security_kwargs(kafka_security(broker.env(user)))
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap, **kwargs)
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    [(name, code, *_)] = response.topic_errors
+    assert name == topic
+    return "created" if code == 0 else str(for_code(code).__name__)
+
+
+async def _topics(broker: SaslBroker) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap, **broker.admin_kwargs())
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def test_only_the_admin_principal_creates_topics_and_only_project_ones(
+    sasl_broker: SaslBroker,
+) -> None:
+    # Authorised for a project topic: the broker answers that it exists, not that it is forbidden.
+    answer = await _create_topic_as(sasl_broker, ADMIN, "plans.released.v1")
+    assert answer == TopicAlreadyExistsError.__name__
+    for user in (ADMIN, PARSER):
+        answer = await _create_topic_as(sasl_broker, user, f"rogue.{user}.v1")
+        assert answer == TopicAuthorizationFailedError.__name__
+        assert f"rogue.{user}.v1" not in await _topics(sasl_broker)
+    answer = await _create_topic_as(sasl_broker, PARSER, "plans.released.v1")
+    assert answer == TopicAuthorizationFailedError.__name__
