@@ -32,6 +32,7 @@ from tests.e2e.conftest import Stack, free_port, wait_for
 pytestmark = pytest.mark.kafka
 
 RUN = uuid.uuid4().hex[:10]
+NOW = utcnow()  # fixed, so every message can be rebuilt byte for byte
 LIMITS = {"parser": 4096, "planner": 4096, "gate": 65536}
 SERVICES = {
     Topic.ORDERS_SUBMITTED: "parser",
@@ -53,7 +54,7 @@ NEEDS_MODEL_TEXT = f"Need some of the usual stuff out to the lads, ref {RUN}"
 
 
 def _valid(topic: Topic, tag: str) -> OrderSubmitted | OrderParsed | PlanDecided:
-    now = utcnow()
+    now = NOW
     if topic is Topic.ORDERS_SUBMITTED:
         text = NEEDS_MODEL_TEXT if tag == "llm" else VALID_TEXT
         return OrderSubmitted(
@@ -165,7 +166,7 @@ def poisoned(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         stack.start("gate", QM_MAX_MESSAGE_BYTES=str(LIMITS["gate"]))
         items = [(t.value, v) for t in SERVICES for v in poisons(t).values()]
         items.append((Topic.ORDERS_SUBMITTED.value, encode(_valid(Topic.ORDERS_SUBMITTED, "llm"))))
-        items += [(t.value, encode(_valid(t, "valid"))) for t in SERVICES]
+        items += [(t.value, encode(_valid(t, f"{SERVICES[t]}-valid"))) for t in SERVICES]
         asyncio.run(_produce(kafka_bootstrap, items))
         dlqs = [t.dlq for t in SERVICES]
         expected = {v for t in SERVICES for v in poisons(t).values()}
@@ -178,15 +179,9 @@ def poisoned(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         outputs = [Topic.ORDERS_PARSED.value, Topic.PLANS_PROPOSED.value, Topic.AUDIT_EVENTS.value]
         wait_for(
             "the valid messages' outputs",
-            lambda: (
-                all(
-                    any(f"o-{RUN}-valid".encode() in r.value for r in _read(kafka_bootstrap, [t]))
-                    for t in outputs[:2]
-                )
-                and any(
-                    f"m-{RUN}-valid".encode() in r.value
-                    for r in _read(kafka_bootstrap, [outputs[2]])
-                )
+            lambda: all(
+                any(f"{RUN}-{tag}-valid".encode() in r.value for r in _read(kafka_bootstrap, [t]))
+                for t, tag in zip(outputs, ("parser", "planner", "gate"), strict=True)
             ),
             120,
             stack.logs,
@@ -231,21 +226,24 @@ def test_the_dead_letter_metric_counts_every_poison_by_reason(
 
 
 def test_the_valid_order_after_the_poisons_is_parsed(poisoned: Outcome) -> None:
-    parsed = [r for r in poisoned.outputs if r.topic == Topic.ORDERS_PARSED.value]
-    assert any(
-        OrderParsed.model_validate_json(r.value).order_id == f"o-{RUN}-valid" for r in parsed
-    )
+    # This topic also holds the planner's poisons and input: pick the parser's order by its id.
+    parsed = [
+        r
+        for r in poisoned.outputs
+        if r.topic == Topic.ORDERS_PARSED.value and f"o-{RUN}-parser-valid".encode() in r.value
+    ]
+    assert [OrderParsed.model_validate_json(r.value).destination for r in parsed] == ["FOB-HALCYON"]
 
 
 def test_the_valid_parsed_order_after_the_poisons_is_planned(poisoned: Outcome) -> None:
     proposed = [r for r in poisoned.outputs if r.topic == Topic.PLANS_PROPOSED.value]
-    assert any(f"o-{RUN}-valid".encode() in r.value for r in proposed)
+    assert any(f"o-{RUN}-planner-valid".encode() in r.value for r in proposed)
 
 
 def test_the_valid_decision_after_the_poisons_is_judged_and_audited(poisoned: Outcome) -> None:
     audit = [r for r in poisoned.outputs if r.topic == Topic.AUDIT_EVENTS.value]
     entries: list[dict[str, Any]] = [json.loads(r.value) for r in audit]
-    assert any(e.get("decision_id") == f"m-{RUN}-valid" for e in entries)
+    assert any(e.get("decision_id") == f"m-{RUN}-gate-valid" for e in entries)
 
 
 def test_no_service_crashed(poisoned: Outcome) -> None:
