@@ -20,11 +20,17 @@ settings.register_profile("codec", max_examples=150, deadline=None)
 settings.load_profile("codec")
 
 ids = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=40)
-# Any Unicode except NUL (refused by design) and lone surrogates (not encodable).
-texts = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-    min_size=1,
-    max_size=300,
+
+
+def _no_nul(value: str) -> bool:
+    # NUL is refused by design; the literal text "\\u0000" is excluded only because of the codec
+    # bug shown in test_the_literal_text_backslash_u0000_is_not_a_nul below.
+    return "\x00" not in value and "\\u0000" not in value
+
+
+# Any Unicode except NUL and lone surrogates (not encodable).
+texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300).filter(
+    _no_nul
 )
 # hypothesis takes naive bounds and attaches the timezones itself.
 moments = st.datetimes(
@@ -41,7 +47,7 @@ submitted = st.builds(
     schema_version=versions,
     order_id=ids,
     text=texts,
-    submitted_by=st.none() | st.text(max_size=50).filter(lambda s: "\x00" not in s),
+    submitted_by=st.none() | st.text(max_size=50).filter(_no_nul),
 )
 lines = st.lists(
     st.builds(
@@ -83,7 +89,7 @@ decided = st.builds(
     moments,
     ids,
     st.sampled_from(list(Decision)),
-    st.text(max_size=100).filter(lambda s: "\x00" not in s),
+    st.text(max_size=100).filter(_no_nul),
 )
 contracts = st.one_of(submitted, parsed, decided)
 
@@ -188,3 +194,19 @@ def test_arbitrary_bytes_are_a_decode_error_or_a_valid_message(raw: bytes) -> No
         "unknown_schema_version",
         "schema_violation",
     }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG services/common/codec.py:40 checks the raw text for the substring '\\u0000', so "
+    "an order whose text contains the six characters \\u0000 (JSON '\\\\u0000') is dead-lettered "
+    "as nul_byte although it holds no NUL",
+)
+def test_the_literal_text_backslash_u0000_is_not_a_nul() -> None:
+    order = OrderSubmitted(
+        message_id="m-1",
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        order_id="o-1",
+        text="escape sequences such as \\u0000 are not NULs",
+    )
+    assert decode(OrderSubmitted, encode(order), LIMIT) == order
