@@ -29,7 +29,7 @@ def _no_nul(value: str) -> bool:
 
 
 # Any Unicode except NUL and lone surrogates (not encodable).
-texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300).filter(
+texts = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=300).filter(
     _no_nul
 )
 # hypothesis takes naive bounds and attaches the timezones itself.
@@ -118,7 +118,9 @@ def test_encoding_is_canonical_so_a_round_trip_gives_the_same_bytes(message: Bas
 
 
 @given(contracts, st.data())
-def test_dropping_a_required_field_is_a_schema_violation(message: BaseModel, data: st.DataObject):
+def test_dropping_a_required_field_is_a_schema_violation(
+    message: BaseModel, data: st.DataObject
+) -> None:
     field = data.draw(st.sampled_from(REQUIRED[type(message)]))
     payload = json.loads(encode(message))
     del payload[field]
@@ -141,7 +143,9 @@ def test_repeating_a_key_is_a_duplicate_key(message: BaseModel, data: st.DataObj
 
 
 @given(contracts, st.data())
-def test_a_byte_flipped_to_invalid_utf8_is_invalid_utf8(message: BaseModel, data: st.DataObject):
+def test_a_byte_flipped_to_invalid_utf8_is_invalid_utf8(
+    message: BaseModel, data: st.DataObject
+) -> None:
     raw = bytearray(encode(message))
     index = data.draw(st.integers(0, len(raw) - 1))
     raw[index] = data.draw(st.sampled_from([0xFF, 0xFE, 0xC0, 0xC1, 0xF8]))
@@ -157,7 +161,9 @@ def test_another_schema_major_is_an_unknown_schema_version(
 
 
 @given(contracts, st.data(), st.booleans())
-def test_a_nul_anywhere_is_a_nul_byte(message: BaseModel, data: st.DataObject, escaped: bool):
+def test_a_nul_anywhere_is_a_nul_byte(
+    message: BaseModel, data: st.DataObject, escaped: bool
+) -> None:
     text = encode(message).decode()
     if escaped:  # inside a JSON string, as the \u0000 escape
         at = text.index('":"') + 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def backend() -> ReplayBackend:
     return ReplayBackend(EVAL_DIR)
 
 
-def _records() -> list[dict]:
+def _records() -> list[dict[str, Any]]:
     return [
         json.loads(line)
         for file in sorted(EVAL_DIR.glob("*.jsonl"))
@@ -39,17 +40,19 @@ def _phrases(extraction: Extraction) -> list[str]:
     return [phrase for phrase in fields if phrase]
 
 
-def test_it_loads_every_labelled_record_of_the_corpus_directory(backend):
+def test_it_loads_every_labelled_record_of_the_corpus_directory(backend: ReplayBackend) -> None:
     assert len(backend) == len({r["text"] for r in _records()})
 
 
-def test_every_phrase_it_answers_occurs_in_the_order_text(backend):
+def test_every_phrase_it_answers_occurs_in_the_order_text(backend: ReplayBackend) -> None:
     for record in _records():
         for phrase in _phrases(backend.extraction(record["text"])):
             assert is_grounded(phrase, record["text"]), (record["id"], phrase)
 
 
-def test_accepted_records_get_a_destination_and_most_expected_lines_as_items(backend):
+def test_accepted_records_get_a_destination_and_most_expected_lines_as_items(
+    backend: ReplayBackend,
+) -> None:
     accepted = [r for r in _records() if r["expect"]["outcome"] == "accepted"]
     expected = found = destinations = 0
     for record in accepted:
@@ -63,24 +66,30 @@ def test_accepted_records_get_a_destination_and_most_expected_lines_as_items(bac
     assert found >= 0.9 * expected
 
 
-def test_refused_records_are_answered_with_a_refusal_and_its_category(backend):
+def test_refused_records_are_answered_with_a_refusal_and_its_category(
+    backend: ReplayBackend,
+) -> None:
     for record in (r for r in _records() if r["expect"]["outcome"] == "refused"):
         extraction = backend.extraction(record["text"])
         assert extraction.refuse and extraction.refuse_category == record["expect"]["category"]
 
 
-def test_an_unknown_text_gets_an_empty_extraction(backend):
+def test_an_unknown_text_gets_an_empty_extraction(backend: ReplayBackend) -> None:
     assert backend.extraction("Send 3 pallets of moon rocks to Atlantis.") == Extraction()
 
 
-def test_complete_answers_valid_extraction_json_for_the_last_user_message(backend):
+def test_complete_answers_valid_extraction_json_for_the_last_user_message(
+    backend: ReplayBackend,
+) -> None:
     record = _records()[0]
     completion = backend.complete(build_messages(record["text"]), EXTRACTION_SCHEMA)
     assert Extraction.model_validate_json(completion.text) == backend.extraction(record["text"])
     assert backend.name == "replay"
 
 
-def test_its_phrases_raise_no_grounding_flags_when_the_parser_interprets_them(backend):
+def test_its_phrases_raise_no_grounding_flags_when_the_parser_interprets_them(
+    backend: ReplayBackend,
+) -> None:
     scenario = load_scenario(EVAL_DIR / "scenario.yaml").scenario
     for record in (r for r in _records() if r["expect"]["outcome"] == "accepted"):
         at = datetime.fromisoformat(record["submitted_at"].replace("Z", "+00:00"))
