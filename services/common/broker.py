@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from schemas.topics import Topic
 from services.common.codec import DecodeError, decode, encode
 from services.common.metrics import DEAD_LETTERS
+from services.common.security import kafka_security
 from services.common.settings import CommonSettings
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +36,7 @@ def make_broker(
         settings.kafka_bootstrap,
         client_id=f"qm-{service}",
         enable_idempotence=True,
+        security=kafka_security(),
         acks="all",
         middlewares=middlewares,
         logger=logging.getLogger(f"qm.{service}"),

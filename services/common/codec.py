@@ -29,6 +29,16 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def decode(model: type[M], raw: bytes, max_bytes: int) -> M:
     """Parse bytes into a contract model or raise DecodeError naming what was wrong."""
     if len(raw) > max_bytes:
@@ -37,7 +47,7 @@ def decode(model: type[M], raw: bytes, max_bytes: int) -> M:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise DecodeError("invalid_utf8", str(err)) from err
-    if "\x00" in text or "\\u0000" in text:
+    if "\x00" in text:
         raise DecodeError("nul_byte", "payload contains a NUL character")
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
@@ -45,6 +55,8 @@ def decode(model: type[M], raw: bytes, max_bytes: int) -> M:
         raise DecodeError("invalid_json", str(err)) from err
     if not isinstance(data, dict):
         raise DecodeError("invalid_json", "payload must be a JSON object")
+    if _has_nul(data):
+        raise DecodeError("nul_byte", "a JSON string decodes to a NUL character (\\u0000)")
     version = str(data.get("schema_version", ""))
     if not version.startswith("1."):
         raise DecodeError("unknown_schema_version", f"schema_version {version!r} is not 1.x")

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from schemas.topics import Topic
+from services.common.security import aiokafka_security_kwargs, kafka_security
 
 log = logging.getLogger("qm")
 
@@ -28,7 +29,11 @@ def all_topics() -> list[str]:
 async def ensure_topics(bootstrap: str, partitions: int, topics: Iterable[str] = ()) -> list[str]:
     """Create missing topics (idempotent); return the names that were created."""
     wanted = list(topics) or all_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=15_000,
+        **aiokafka_security_kwargs(kafka_security()),
+    )
     try:
         await admin.start()
     except KafkaConnectionError as err:
@@ -41,10 +46,18 @@ async def ensure_topics(bootstrap: str, partitions: int, topics: Iterable[str] =
         if missing:
             ordered = {t.value for t in Topic if t.ordered}
             new = [NewTopic(name, 1 if name in ordered else partitions, 1) for name in missing]
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                log.info("another process created the topics first")
+            response = await admin.create_topics(new)
+            # Errors come back per topic; "already exists" means another process won the race.
+            failed = [
+                (entry[0], entry[1])
+                for entry in response.topic_errors
+                if entry[1] not in (0, TopicAlreadyExistsError.errno)
+            ]
+            if failed:
+                raise KafkaUnavailable(
+                    f"Kafka refused to create topics {failed} (name, error code); check the "
+                    "broker log and this principal's ACLs"
+                )
         return missing
     finally:
         await admin.close()
@@ -72,6 +85,7 @@ async def read_topics(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        **aiokafka_security_kwargs(kafka_security()),
     )
     try:
         await consumer.start()

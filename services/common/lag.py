@@ -12,6 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import Gauge
 
+from services.common.security import aiokafka_security_kwargs, kafka_security
+
 log = logging.getLogger("qm")
 
 CONSUMER_LAG = Gauge(
@@ -66,13 +68,15 @@ class LagReader:
     """One admin client and one group-less consumer, reused between reads."""
 
     def __init__(self, bootstrap: str, request_timeout_ms: int = 10_000) -> None:
+        security = aiokafka_security_kwargs(kafka_security())
         self.admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms
+            bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms, **security
         )
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
             request_timeout_ms=request_timeout_ms,
+            **security,
         )
 
     async def start(self) -> None:

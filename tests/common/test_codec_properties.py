@@ -202,12 +202,6 @@ def test_arbitrary_bytes_are_a_decode_error_or_a_valid_message(raw: bytes) -> No
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/common/codec.py:40 checks the raw text for the substring '\\u0000', so "
-    "an order whose text contains the six characters \\u0000 (JSON '\\\\u0000') is dead-lettered "
-    "as nul_byte although it holds no NUL",
-)
 def test_the_literal_text_backslash_u0000_is_not_a_nul() -> None:
     order = OrderSubmitted(
         message_id="m-1",
