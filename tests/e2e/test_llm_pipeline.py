@@ -33,7 +33,7 @@ def _parsed(stack: Stack, order_ids: set[str]) -> dict[str, OrderParsed]:
 
 
 def test_the_embedded_model_parses_orders_into_a_plan(stack, tmp_path):
-    stack.start("parser", QM_PARSER_BACKEND="llama")
+    stack.start("parser", QM_PARSER_BACKEND="llama", QM_PARSER_MODEL_POLICY="always")
     stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="100", QM_PLANNER_BATCH_WINDOW_S="2")
     file = tmp_path / "orders.jsonl"
     file.write_text("".join(f'{{"text": "{text}"}}\n' for text in ORDERS))
