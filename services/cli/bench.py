@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.cli.bench_load import load
 from services.cli.context import console, fail
 from services.planner.bench import (
     Bks,
@@ -114,3 +115,6 @@ def summary_table(results: list[Result]) -> Table:
             name, str(len(mine)), f"{mean:.2f}", f"{median(gaps):.2f}", f"{ok}/{len(mine)}"
         )
     return table
+
+
+app.command("load")(load)

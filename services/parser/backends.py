@@ -11,6 +11,10 @@ def build_backend(settings: ParserSettings) -> LLMBackend | None:
     """The configured backend; None means rules only (no model)."""
     if settings.backend == "rules":
         return None
+    if settings.backend == "replay":  # LOAD-TEST ONLY: never a parser of real orders
+        from services.parser.llm_replay import ReplayBackend
+
+        return ReplayBackend(settings.replay_corpus)
     if settings.backend == "openai":
         from services.parser.llm_openai import OpenAIBackend
 

@@ -16,8 +16,14 @@ class ParserSettings(CommonSettings):
 
     model_config = SettingsConfigDict(env_prefix="QM_PARSER_", extra="ignore")
 
-    backend: Literal["llama", "openai", "rules"] = Field(
-        default="llama", description="llama: embedded GGUF; openai: HTTP endpoint; rules: no model"
+    backend: Literal["llama", "openai", "rules", "replay"] = Field(
+        default="llama",
+        description="llama: embedded GGUF; openai: HTTP endpoint; rules: no model; "
+        "replay: LOAD-TEST ONLY, answers derived from a labelled corpus",
+    )
+    replay_corpus: Path = Field(
+        default=Path("/work/shared/eval"),
+        description="LOAD-TEST replay backend: labelled corpus file or folder",
     )
     # Measured (qm eval parser, README): the rules alone accept clear orders correctly in
     # milliseconds; letting the model fill gaps on every order cost ~14 s and one injected field.
