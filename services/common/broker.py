@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.message import KafkaMessage
@@ -53,6 +55,7 @@ def subscribe(
     *,
     group_id: str | None,
     ack_policy: AckPolicy = AckPolicy.NACK_ON_ERROR,
+    batch_max: int | None = None,
 ) -> None:
     """Subscribe with the delivery contract: committed reads, commit only after success.
 
@@ -62,6 +65,22 @@ def subscribe(
         router.subscriber(topic.value, auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL)(
             handler
         )
+        return
+    if batch_max is not None:
+        # A batch is handled, published and then committed as one: fewer round trips per order.
+        router.subscriber(
+            topic.value,
+            group_id=group_id,
+            batch=True,
+            max_records=batch_max,
+            batch_timeout_ms=100,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            ack_policy=ack_policy,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            max_poll_interval_ms=600_000,
+        )(handler)
         return
     router.subscriber(
         topic.value,
@@ -83,22 +102,49 @@ async def publish(broker: KafkaBroker, topic: Topic, message: BaseModel, key: st
     )
 
 
+async def publish_all(broker: KafkaBroker, messages: list[tuple[Topic, BaseModel, str]]) -> None:
+    """Publish many messages pipelined, then wait until the broker acknowledged every one."""
+    pending = [
+        await broker.publish(
+            encode(message),
+            topic.value,
+            key=key.encode(),
+            headers={"content-type": "application/json"},
+            no_confirm=True,
+        )
+        for topic, message, key in messages
+    ]
+    # The in-memory test broker confirms synchronously and hands back no future.
+    await asyncio.gather(*(p for p in pending if inspect.isawaitable(p)))
+
+
+def records_of(msg: KafkaMessage) -> tuple[Any, ...]:
+    """The consumer records behind a message: one, or all of a batch."""
+    raw = msg.raw_message
+    return tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
+
+
 async def dead_letter(
     broker: KafkaBroker, source: Topic, msg: KafkaMessage, reason: str, detail: str, service: str
 ) -> None:
+    """Dead-letter the record(s) behind a message."""
+    for record in records_of(msg):
+        await dead_letter_record(broker, source, record, reason, detail, service)
+
+
+async def dead_letter_record(
+    broker: KafkaBroker, source: Topic, record: Any, reason: str, detail: str, service: str
+) -> None:
     """Send the original bytes to `<topic>.dlq` with the reason in headers; count it."""
-    record = msg.raw_message
     headers = {
         "qm-reason": reason,
         "qm-detail": detail[:1000],
         "qm-source-topic": source.value,
         "qm-service": service,
+        "qm-partition": str(record.partition),
+        "qm-offset": str(record.offset),
     }
-    if not isinstance(record, tuple):
-        headers["qm-partition"] = str(record.partition)
-        headers["qm-offset"] = str(record.offset)
-    original_key = None if isinstance(record, tuple) else record.key
-    await broker.publish(msg.body, source.dlq, key=original_key, headers=headers)
+    await broker.publish(record.value or b"", source.dlq, key=record.key, headers=headers)
     DEAD_LETTERS.labels(service=service, topic=source.value, reason=reason).inc()
     log.warning("dead-lettered a message from %s: %s (%s)", source.value, reason, detail[:200])
 

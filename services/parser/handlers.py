@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
 
 from schemas.orders import OrderParsed, OrderSubmitted
 from schemas.topics import Topic
-from services.common.broker import dead_letter, decode_or_dead_letter, publish, subscribe
+from services.common.broker import dead_letter_record, publish_all, records_of, subscribe
+from services.common.codec import DecodeError, decode
 from services.common.scenario import Scenario
 from services.parser import metrics
 from services.parser.llm import LLMBackend, LLMError
-from services.parser.pipeline import ParseResult, parse_order
+from services.parser.pipeline import ParseResult, parse_many
 from services.parser.settings import ParserSettings
 
 log = logging.getLogger("qm.parser")
@@ -35,46 +39,51 @@ class Parser:
         self.scenario = scenario
         self.backend = backend
 
-    async def on_order_submitted(self, msg: KafkaMessage) -> None:
-        """Turn one free-text order into OrderParsed or OrderRejected."""
-        order = await decode_or_dead_letter(
-            self.broker, Topic.ORDERS_SUBMITTED, OrderSubmitted, msg, self.settings, SERVICE
+    async def on_orders_submitted(self, msg: KafkaMessage) -> None:
+        """Turn a batch of free-text orders into OrderParsed or OrderRejected messages."""
+        decoded: list[tuple[Any, OrderSubmitted]] = []
+        for record in records_of(msg):
+            try:
+                order = decode(OrderSubmitted, record.value or b"", self.settings.max_message_bytes)
+            except DecodeError as err:
+                metrics.ORDERS.labels(outcome="invalid", reason="malformed").inc()
+                await dead_letter_record(
+                    self.broker, Topic.ORDERS_SUBMITTED, record, err.reason, err.detail, SERVICE
+                )
+            else:
+                decoded.append((record, order))
+        # One hop off the event loop per batch: the rules take about a millisecond per order.
+        results = await asyncio.to_thread(
+            parse_many,
+            [o for _, o in decoded],
+            self.scenario,
+            self.backend,
+            self.settings.model_policy,
         )
-        if order is None:
-            metrics.ORDERS.labels(outcome="invalid", reason="malformed").inc()
-            return
-        try:
-            result = await parse_order(
-                order, self.scenario, self.backend, self.settings.model_policy
-            )
-        except LLMError as err:
-            metrics.ORDERS.labels(outcome="invalid", reason="llm_failed").inc()
-            await dead_letter(
-                self.broker, Topic.ORDERS_SUBMITTED, msg, "llm_failed", str(err), SERVICE
-            )
-            return
-        await self._publish(result)
+        outgoing: list[tuple[Topic, BaseModel, str]] = []
+        for (record, _), result in zip(decoded, results, strict=True):
+            if isinstance(result, LLMError):
+                metrics.ORDERS.labels(outcome="invalid", reason="llm_failed").inc()
+                await dead_letter_record(
+                    self.broker, Topic.ORDERS_SUBMITTED, record, "llm_failed", str(result), SERVICE
+                )
+            else:
+                outgoing.append(self._outgoing(result))
+        await publish_all(self.broker, outgoing)
 
-    async def _publish(self, result: ParseResult) -> None:
+    def _outgoing(self, result: ParseResult) -> tuple[Topic, BaseModel, str]:
+        """Count the result and say where it goes."""
         message = result.message
         for completion in result.extracted.completions if result.extracted else ():
             metrics.LLM_SECONDS.observe(completion.seconds)
             metrics.LLM_TOKENS.labels(kind="prompt").inc(completion.prompt_tokens)
             metrics.LLM_TOKENS.labels(kind="completion").inc(completion.completion_tokens)
         if isinstance(message, OrderParsed):
-            await publish(self.broker, Topic.ORDERS_PARSED, message, message.order_id)
             metrics.ORDERS.labels(outcome="accepted", reason="ok").inc()
             for field, value in message.confidence.items():
                 metrics.CONFIDENCE.labels(field=field).observe(value)
-            log.info(
-                "parsed %s → %s, %d line(s), %s",
-                message.order_id,
-                message.destination,
-                len(message.lines),
-                message.priority.value,
-            )
-            return
-        await publish(self.broker, Topic.ORDERS_REJECTED, message, message.order_id)
+            log.debug("parsed %s → %s", message.order_id, message.destination)
+            return Topic.ORDERS_PARSED, message, message.order_id
         reason = message.category.value if message.category else ",".join(message.missing) or "-"
         metrics.ORDERS.labels(outcome=message.outcome.value, reason=reason).inc()
         log.info(
@@ -83,12 +92,17 @@ class Parser:
             message.outcome.value,
             "; ".join(message.reasons)[:200],
         )
+        return Topic.ORDERS_REJECTED, message, message.order_id
 
 
 def build_router(parser: Parser) -> KafkaRouter:
     """Subscribe the parser to submitted orders."""
     router = KafkaRouter()
     subscribe(
-        router, Topic.ORDERS_SUBMITTED, parser.on_order_submitted, group_id=parser.settings.group_id
+        router,
+        Topic.ORDERS_SUBMITTED,
+        parser.on_orders_submitted,
+        group_id=parser.settings.group_id,
+        batch_max=parser.settings.batch_max,
     )
     return router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -20,7 +20,7 @@ from schemas.orders import (
 from services.common.scenario import Scenario
 from services.parser.extract import Extracted, extract
 from services.parser.interpret import Accepted, Clarify, Outcome, Refused, interpret
-from services.parser.llm import LLMBackend
+from services.parser.llm import LLMBackend, LLMError
 from services.parser.policy import screen
 
 
@@ -58,18 +58,23 @@ def understand(
     return interpret(text, submitted_at, scenario, extracted.extraction), extracted
 
 
-async def parse_order(
-    order: OrderSubmitted,
+def parse_many(
+    orders: Sequence[OrderSubmitted],
     scenario: Scenario,
     backend: LLMBackend | None,
-    policy: ModelPolicy = "always",
-) -> ParseResult:
-    """Understand one order off the event loop and map it onto its contract."""
-    result, extracted = await asyncio.to_thread(
-        understand, order.text, order.occurred_at, scenario, backend, policy
-    )
-    parser = backend.name if extracted is not None and backend is not None else "rules"
-    return ParseResult(to_message(order, result, parser), extracted)
+    policy: ModelPolicy = "fallback",
+) -> list[ParseResult | LLMError]:
+    """Blocking: understand a batch of orders; a model failure is returned, not raised."""
+    results: list[ParseResult | LLMError] = []
+    for order in orders:
+        try:
+            result, extracted = understand(order.text, order.occurred_at, scenario, backend, policy)
+        except LLMError as err:
+            results.append(err)
+            continue
+        parser = backend.name if extracted is not None and backend is not None else "rules"
+        results.append(ParseResult(to_message(order, result, parser), extracted))
+    return results
 
 
 def to_message(

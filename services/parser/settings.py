@@ -43,4 +43,10 @@ class ParserSettings(CommonSettings):
     openai_dialect: Literal["json_schema", "json_object"] = "json_schema"
     openai_timeout_s: float = Field(default=120.0, gt=0)
     group_id: str = "qm-parser"
+    batch_max: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="orders taken per poll; offsets are committed once the batch is published",
+    )
     metrics_port: int = Field(default=9401, ge=0, le=65535)

@@ -118,6 +118,8 @@ def solve(
 ) -> Solution:
     """Route the problem's jobs over its duties within the time limit (blocking: run off-loop)."""
     params = params or SolveParams()
+    started = time.monotonic()
+    # Wall-clock, not monotonic: spawned workers compare against it in their own processes.
     deadline = time.time() + params.time_limit_s
     if params.workers == 1 or not problem.duties or not problem.jobs:
         return _solve_one(problem, params, deadline, progress)
@@ -131,8 +133,7 @@ def solve(
         results = [_solve_one(problem, variants[0], deadline, progress)]
         results += [future.result() for future in others]
     best = min(results, key=lambda r: (r.status not in _FOUND, r.objective))
-    wall = params.time_limit_s - (deadline - time.time())
-    return replace(best, params=params.as_dict(), wall_seconds=wall)
+    return replace(best, params=params.as_dict(), wall_seconds=time.monotonic() - started)
 
 
 def _solve_one(
@@ -147,9 +148,10 @@ def _solve_one(
     manager, routing, time_dim = _model(problem)
     if progress is not None:
         _watch(routing, progress, started)
-    # Model building (and a worker's start-up) counts against the limit.
+    routes = savings_routes(problem) if params.construction == "savings" else None
+    # Model building, construction and a worker's start-up all count against the limit.
     search = _search(params, deadline - time.time())
-    initial = _initial(problem, params, manager, routing, search)
+    initial = _initial(problem, routes, manager, routing, search)
     if initial is None:
         assignment = routing.SolveWithParameters(search)
     else:
@@ -172,10 +174,9 @@ def _solve_one(
 
 
 def _initial(
-    problem: Problem, params: SolveParams, manager: Any, routing: Any, search: Any
+    problem: Problem, routes: list[list[int]] | None, manager: Any, routing: Any, search: Any
 ) -> Any | None:
     """Our construction as an OR-Tools assignment, or None to let OR-Tools construct."""
-    routes = savings_routes(problem) if params.construction == "savings" else None
     if not routes:
         return None
     indices = [[int(manager.NodeToIndex(n)) for n in route] for route in routes]

@@ -30,7 +30,7 @@ def _order(text: str, n: int = 0) -> OrderSubmitted:
 
 
 def _wire(backend: ScriptedBackend | None):
-    _, parser = build_app(ParserSettings(), backend, live=False)
+    _, parser = build_app(ParserSettings(model_policy="always"), backend, live=False)
     out: dict[str, list[bytes]] = {"parsed": [], "rejected": [], "dlq": []}
     for topic, name in (
         (Topic.ORDERS_PARSED.value, "parsed"),
@@ -105,3 +105,15 @@ async def test_a_missing_destination_asks_back_instead_of_guessing():
         )
     rejected = json.loads(out["rejected"][0])
     assert rejected["outcome"] == "clarify" and "destination" in rejected["missing"]
+
+
+@pytest.mark.asyncio
+async def test_a_batch_is_parsed_whole_and_a_poison_in_it_goes_to_the_dead_letters():
+    parser, out = _wire(None)
+    good = [_order(f"send {n} pallets of bottled water to FOB Halcyon", n) for n in (2, 3, 4)]
+    async with TestKafkaBroker(parser.broker) as broker:
+        await broker.publish_batch(encode(good[0]), b"{oops", encode(good[1]), encode(good[2]),
+                                   topic=Topic.ORDERS_SUBMITTED.value)
+    parsed = [OrderParsed.model_validate_json(body) for body in out["parsed"]]
+    assert sorted(p.lines[0].quantity for p in parsed) == [2, 3, 4]
+    assert out["dlq"] == [b"{oops"]
