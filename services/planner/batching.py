@@ -62,6 +62,13 @@ class Batcher:
         batch, self._pending, self._opened = self._pending, [], None
         return batch
 
+    def remember(self, order_ids: list[str]) -> None:
+        """Mark orders as already planned (read back from proposals after a restart)."""
+        for order_id in order_ids:
+            self._seen[order_id] = None
+        while len(self._seen) > self.params.remember:
+            self._seen.popitem(last=False)
+
     def forget(self, order_ids: list[str]) -> None:
         """Let these orders be batched again, e.g. after their plan could not be published."""
         for order_id in order_ids:
