@@ -10,7 +10,7 @@ MODEL    ?= qwen2.5-coder-0.5b
 export QM_CACHE_DIR := $(CACHE)
 
 .PHONY: help setup setup-python setup-llama setup-kafka setup-prometheus model up down demo test test-fast \
-        lint typecheck schemas check bench clean
+        lint typecheck schemas check bench bench-planner bench-load bench-parser clean
 
 help: ## Show the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,22 @@ schemas: setup-python ## Regenerate schemas/json from the models
 
 check: lint typecheck ## Lint, types and schema drift
 	$(PY) -m schemas.export --check
+
+bench: bench-planner bench-parser bench-load ## Every benchmark table (planner gap, parser accuracy/latency, load)
+
+bench-planner: setup-python ## Planner gap to best-known (BENCH_SET=folder or files, TIME=s per instance)
+	mkdir -p .run && .venv/bin/qm bench planner $(or $(BENCH_SET),../shared/bench/solomon) \
+	  --bks ../shared/bench/bks.csv --time-limit $(or $(TIME),30) --json .run/bench-planner.json
+
+bench-parser: setup ## Parser accuracy and latency: rules vs the embedded model, side by side
+	mkdir -p .run && .venv/bin/qm eval parser --corpus ../shared/eval/orders-dev.jsonl \
+	  --corpus ../shared/eval/adversarial-dev.jsonl --scenario ../shared/eval/scenario.yaml \
+	  --backend rules --backend llama:qwen2.5-coder-0.5b@fallback \
+	  --backend llama:qwen2.5-coder-0.5b $(if $(LIMIT),--limit $(LIMIT)) --json .run/eval-parser.json
+
+bench-load: setup ## Parser throughput on a real broker, 1 vs 2 parser processes
+	deploy/kafka/kafka.sh start
+	.venv/bin/qm bench load --orders $(or $(ORDERS),2000) --parsers 1,2
 
 clean: down ## Stop everything and delete local state (.run)
 	rm -rf .run
