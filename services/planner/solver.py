@@ -12,7 +12,8 @@ from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from services.planner.problem import Duty, Problem, savings_routes
+from services.planner.construct import savings_routes
+from services.planner.problem import Duty, Problem
 
 _STATUS = routing_enums_pb2.RoutingSearchStatus.Value
 _FIRST = routing_enums_pb2.FirstSolutionStrategy.Value

@@ -22,7 +22,7 @@ from services.planner.bench import (
     routes_of,
     to_problem,
 )
-from services.planner.problem import savings_routes
+from services.planner.construct import savings_routes
 from services.planner.solver import SolveParams, solve
 from tests.paths import BENCH_DIR
 
