@@ -59,6 +59,7 @@ class Parser:
             self.scenario,
             self.backend,
             self.settings.model_policy,
+            self.settings.concurrency,
         )
         outgoing: list[tuple[Topic, BaseModel, str]] = []
         for (record, _), result in zip(decoded, results, strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -63,18 +64,25 @@ def parse_many(
     scenario: Scenario,
     backend: LLMBackend | None,
     policy: ModelPolicy = "fallback",
+    concurrency: int = 1,
 ) -> list[ParseResult | LLMError]:
-    """Blocking: understand a batch of orders; a model failure is returned, not raised."""
-    results: list[ParseResult | LLMError] = []
-    for order in orders:
+    """Blocking: understand a batch, up to `concurrency` orders at once (model calls overlap).
+
+    A model failure is returned in place of its result, not raised; order is preserved.
+    """
+
+    def one(order: OrderSubmitted) -> ParseResult | LLMError:
         try:
             result, extracted = understand(order.text, order.occurred_at, scenario, backend, policy)
         except LLMError as err:
-            results.append(err)
-            continue
+            return err
         parser = backend.name if extracted is not None and backend is not None else "rules"
-        results.append(ParseResult(to_message(order, result, parser), extracted))
-    return results
+        return ParseResult(to_message(order, result, parser), extracted)
+
+    if concurrency <= 1 or len(orders) <= 1:
+        return [one(order) for order in orders]
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="parse") as pool:
+        return list(pool.map(one, orders))
 
 
 def to_message(

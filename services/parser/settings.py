@@ -42,6 +42,13 @@ class ParserSettings(CommonSettings):
     openai_api_key: str = ""
     openai_dialect: Literal["json_schema", "json_object"] = "json_schema"
     openai_timeout_s: float = Field(default=120.0, gt=0)
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="orders of a batch parsed at once: raise it for an HTTP model server; "
+        "the embedded model serves one order at a time",
+    )
     group_id: str = "qm-parser"
     batch_max: int = Field(
         default=200,
