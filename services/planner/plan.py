@@ -11,7 +11,7 @@ from schemas.envelope import content_id
 from schemas.orders import OrderParsed, Priority
 from schemas.plans import PlanProposed, Route, SolverStats, Stop, Unserved
 from services.common.scenario import Scenario
-from services.planner.problem import PlanParams, Problem, unique_orders
+from services.planner.problem import PlanParams, Problem, unique_orders, vehicle_label
 
 if TYPE_CHECKING:  # the solver's result types only; this module must not load OR-Tools
     from services.planner.solver import Solution, Tour
@@ -132,12 +132,62 @@ def _unserved(
     reasons = dict(problem.invalid)
     for k in solution.dropped:
         job = problem.jobs[k]
-        reasons[job.order_id] = job.reason or EXHAUSTED
+        reasons[job.order_id] = job.reason or exhausted_reason(problem, solution, k)
     items = [
         Unserved(order_id=oid, priority=by_id[oid].priority, reason=reason)
         for oid, reason in reasons.items()
     ]
     return tuple(sorted(items, key=lambda u: (-u.priority.rank, u.order_id)))
+
+
+def exhausted_reason(problem: Problem, solution: Solution, k: int) -> str:
+    """Why a servable job was dropped: which resource binds, and what would serve it.
+
+    The screen established that each allowed duty could serve the job alone, so one more
+    vehicle like the first of them would serve it; what binds is capacity when the orders
+    competing for those duties outweigh them or none has room left, time otherwise.
+    """
+    job = problem.jobs[k]
+    allowed = set(job.allowed)
+    used_kg = dict.fromkeys(allowed, 0)
+    used_l = dict.fromkeys(allowed, 0)
+    for tour in solution.tours:
+        if tour.duty in allowed:
+            used_kg[tour.duty] = sum(problem.jobs[v.job].weight_kg for v in tour.visits)
+            used_l[tour.duty] = sum(problem.jobs[v.job].volume_l for v in tour.visits)
+    duties = {i: problem.duties[i] for i in allowed}
+    room = [
+        i
+        for i, duty in duties.items()
+        if used_kg[i] + job.weight_kg <= duty.capacity_kg
+        and used_l[i] + job.volume_l <= duty.capacity_l
+    ]
+    competing = [other for other in problem.jobs if allowed & set(other.allowed)]
+    need_kg = sum(other.weight_kg for other in competing)
+    cap_kg = sum(duty.capacity_kg for duty in duties.values())
+    need_l = sum(other.volume_l for other in competing)
+    cap_l = sum(duty.capacity_l for duty in duties.values())
+    shifts = f"{len(duties)} vehicle shift{'s' if len(duties) != 1 else ''} that could serve it"
+    if need_kg > cap_kg:
+        binds = (
+            f"capacity binds, orders competing for the {shifts} need {need_kg} kg of {cap_kg} kg"
+        )
+    elif need_l > cap_l:
+        binds = (
+            f"capacity binds, orders competing for the {shifts} need "
+            f"{need_l / 1000:.2f} m3 of {cap_l / 1000:.2f} m3"
+        )
+    elif not room:
+        binds = f"capacity binds, none of the {shifts} has room left for its {job.weight_kg} kg"
+    else:
+        binds = (
+            f"time binds, {len(room)} of the {shifts} {'has' if len(room) == 1 else 'have'} "
+            f"room for its {job.weight_kg} kg "
+            f"but no time left within shifts and windows"
+        )
+    best = problem.duties[job.allowed[0]]
+    like = f"one more vehicle like {vehicle_label(best)} at {best.depot} would serve it"
+    return f"{EXHAUSTED}: {binds}; {like}"
 
 
 def _risk(orders: Sequence[OrderParsed], scenario: Scenario) -> tuple[str, ...]:
