@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli import audit, bench, dlq, evaluate, keys, orders, plans
+from services.cli import acl, audit, bench, dlq, evaluate, keys, orders, plans
 from services.cli.context import console, fail, run, settings
 from services.cli.status import status
 from services.common.kafka import KafkaUnavailable, ensure_topics
@@ -22,6 +22,7 @@ app.add_typer(plans.app, name="plans")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(acl.app, name="acls")
 app.add_typer(bench.app, name="bench")
 app.command("status")(status)
 app.add_typer(evaluate.app, name="eval")

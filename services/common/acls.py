@@ -133,7 +133,8 @@ def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str
             denied_writes=(decided, released),
         ),
         PLANNER: Grant(
-            reads=(Topic.ORDERS_PARSED.value,),
+            # Proposals are read back at start so an order is never planned twice.
+            reads=(Topic.ORDERS_PARSED.value, Topic.PLANS_PROPOSED.value),
             writes=(Topic.PLANS_PROPOSED.value, Topic.ORDERS_PARSED.dlq),
             groups=(planner_group,),
             denied_writes=(decided, released),

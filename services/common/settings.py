@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,21 @@ class CommonSettings(BaseSettings):
         default="127.0.0.1",
         validation_alias=AliasChoices("QM_METRICS_HOST", "metrics_host"),
         description="address /metrics binds to; 0.0.0.0 inside containers",
+    )
+    # Read by services.common.security for every Kafka client; listed here so they are documented
+    # and validated with the rest of the settings.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        validation_alias=AliasChoices("QM_KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
+    )
+    kafka_sasl_username: str = Field(
+        default="",
+        validation_alias=AliasChoices("QM_KAFKA_SASL_USERNAME", "kafka_sasl_username"),
+        description="this process's Kafka principal, e.g. qm-parser",
+    )
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("QM_KAFKA_SASL_PASSWORD", "kafka_sasl_password"),
     )
     max_message_bytes: int = Field(
         default=256 * 1024,

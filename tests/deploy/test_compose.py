@@ -57,7 +57,27 @@ def test_every_part_of_the_system_is_a_service(compose: dict[str, Any]) -> None:
     assert set(LONG_RUNNING) | {"topics"} <= set(compose["services"])
     assert compose["services"]["kafka"]["image"].startswith("apache/kafka:")
     assert compose["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert compose["services"]["topics"]["command"] == ["qm", "topics", "create"]
+    assert compose["services"]["topics"]["command"] == [
+        "sh",
+        "-c",
+        "qm topics create && qm acls apply",
+    ]
+
+
+def test_kafka_authenticates_every_client_and_enforces_acls(compose):
+    kafka = compose["services"]["kafka"]["environment"]
+    assert "PLAINTEXT" not in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].replace(
+        "CONTROLLER:PLAINTEXT", ""
+    ).replace("SASL_PLAINTEXT", "")
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    for service in ("parser", "planner", "gate"):
+        env = compose["services"][service]["environment"]
+        assert env["QM_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["QM_KAFKA_SASL_USERNAME"] == f"qm-{service}"
+        assert (
+            f'user_qm-{service}="' in kafka["KAFKA_LISTENER_NAME_INTERNAL_PLAIN_SASL_JAAS_CONFIG"]
+        )
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)

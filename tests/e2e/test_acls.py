@@ -285,3 +285,39 @@ async def test_only_the_admin_principal_creates_topics_and_only_project_ones(
         assert f"rogue.{user}.v1" not in await _topics(sasl_broker)
     answer = await _create_topic_as(sasl_broker, PARSER, "plans.released.v1")
     assert answer == TopicAuthorizationFailedError.__name__
+
+
+def test_qm_topics_create_and_qm_acls_apply_work_as_the_compose_init_job_runs_them(
+    sasl_broker: SaslBroker,
+) -> None:
+    """The compose init job's commands, as the super user: idempotent, and the set stays exact."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        **sasl_broker.env(SUPER_USER),
+        "KAFKA_BOOTSTRAP": sasl_broker.bootstrap,
+        "QM_KAFKA_ADMIN_PASSWORD": sasl_broker.passwords[SUPER_USER],
+    }
+    qm = str(Path(sys.executable).parent / "qm")
+    for command in (["topics", "create"], ["acls", "apply"]):
+        done = subprocess.run(
+            [qm, *command], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    assert "ACL bindings in place" in done.stdout
+    refused = subprocess.run(
+        [qm, "acls", "apply"],
+        env={**env, "QM_KAFKA_ADMIN_PASSWORD": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1 and "QM_KAFKA_ADMIN_PASSWORD" in refused.stderr
+    found = asyncio.run(
+        describe_acls(sasl_broker.bootstrap, SUPER_USER, sasl_broker.passwords[SUPER_USER])
+    )
+    assert found == all_acls()

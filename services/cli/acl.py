@@ -1,0 +1,34 @@
+"""`qm acls …`: the Kafka ACL set of the services, applied by the broker's super user."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from services.cli.context import console, fail, run, settings
+from services.common.acls import apply_acls, markdown_table
+
+app = typer.Typer(help="Kafka authorisation: one principal per service.", no_args_is_help=True)
+
+
+@app.command("show")
+def show() -> None:
+    """Print the ACL set (principal, topics read and written, groups)."""
+    console.print(markdown_table())
+
+
+@app.command("apply")
+def apply(
+    admin_user: Annotated[str, typer.Option(envvar="QM_KAFKA_ADMIN_USER")] = "admin",
+) -> None:
+    """Create the ACL set on the cluster (idempotent); needs QM_KAFKA_ADMIN_PASSWORD."""
+    password = os.environ.get("QM_KAFKA_ADMIN_PASSWORD", "")
+    if not password:
+        fail("set QM_KAFKA_ADMIN_PASSWORD to the broker super user's password")
+    try:
+        count = run(apply_acls(settings().kafka_bootstrap, admin_user, password))
+    except Exception as err:  # the broker's refusal or absence, said in one line
+        fail(f"could not apply ACLs on {settings().kafka_bootstrap}: {err}")
+    console.print(f"{count} ACL bindings in place")
