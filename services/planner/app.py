@@ -43,7 +43,10 @@ def build_app(
 
         @app.on_startup  # after wire_live's hook: the topics exist by now
         async def load_history() -> None:
-            await preload(planner)
+            if settings.dedupe:
+                await preload(planner)
+            else:
+                log.warning("QM_PLANNER_DEDUPE is off: orders may be planned twice after a crash")
 
     return app, planner
 

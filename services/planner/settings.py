@@ -27,6 +27,11 @@ class PlannerSettings(CommonSettings):
     )
     horizon_hours: float = Field(default=48.0, gt=0)
     plan_ttl_hours: float = Field(default=6.0, gt=0)
+    dedupe: bool = Field(
+        default=True,
+        description="at start, read proposals back so no order is planned twice; "
+        "off only to show the chaos oracle catches duplicates",
+    )
     group_id: str = "qm-planner"
     metrics_port: int = Field(default=9402, ge=0, le=65535)
 
