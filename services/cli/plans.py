@@ -20,6 +20,8 @@ from services.cli.view import plans_table, show_plan
 from services.common.kafka import KafkaUnavailable
 from services.common.scenario import load_scenario
 from services.common.signing import SigningKeyError, load_private, sign_decision
+from services.planner.diff import diff_plans
+from services.planner.diff import render as render_diff
 
 app = typer.Typer(help="Review proposed plans and sign decisions.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -71,9 +73,19 @@ def show(
     map_out: Annotated[
         Path | None, typer.Option("--map", help="Also write a route map (self-contained HTML).")
     ] = None,
+    diff_from: Annotated[
+        str | None,
+        typer.Option("--diff", help="Also show what changed since this (earlier) plan id."),
+    ] = None,
 ) -> None:
     """Show one plan: routes, stops, ETAs, loads, unserved orders, decisions."""
     view = _one(plan_id)
+    changes = None
+    if diff_from is not None:
+        older = find(_ledger(), diff_from)
+        if older is None:
+            fail(f"no plan {diff_from!r} to diff against; `qm plans list` shows the plan ids")
+        changes = render_diff(diff_plans(older.plan, view.plan))
     if map_out is not None:
         map_out.write_text(render(view.plan, load_scenario(settings().scenario).scenario))
         console.print(f"route map written to {map_out}")
@@ -84,10 +96,13 @@ def show(
                 "plan": view.plan.model_dump(mode="json"),
                 "approvers": view.approvers,
                 "release": view.release.model_dump(mode="json") if view.release else None,
+                **({"diff": changes} if changes is not None else {}),
             }
         )
         return
     show_plan(view)
+    for line in changes or ():
+        console.print(line, markup=False, highlight=False)
 
 
 @app.command("wait")
