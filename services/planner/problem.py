@@ -261,7 +261,7 @@ def _screen(
         return (), _skills_reason(d, node, service, duties, dist)
     fits = [i for i in skilled if _sizes_fit(d, duties[i])]
     if not fits:
-        return (), _size_reason(d, [duties[i] for i in skilled])
+        return (), _size_reason(d, node, service, [duties[i] for i in skilled], dist)
     capable = [duties[i] for i in fits]
     if d.window[0] > d.window[1]:
         closed = "delivery window is already closed or opens after the planning horizon"
@@ -312,20 +312,27 @@ def _loads(d: _Demand, duty: Duty) -> float:
     return max(parts)
 
 
-def _size_reason(d: _Demand, skilled: Sequence[Duty]) -> str:
+def _size_reason(
+    d: _Demand, node: int, service: int, skilled: Sequence[Duty], dist: Sequence[Sequence[int]]
+) -> str:
     text = (
         f"heavier or bulkier than any capable vehicle "
         f"({d.weight_kg} kg, {d.volume_l / 1000:.2f} m3)"
     )
-    best = min(skilled, key=lambda duty: (_loads(d, duty), -duty.capacity_kg, -duty.capacity_l))
+    # Counterfactual: a load within capacity; only a vehicle that reaches it in time counts.
+    timely = [duty for duty in skilled if _reachable(d, duty, node, service, dist)]
+    best = min(
+        timely or skilled, key=lambda duty: (_loads(d, duty), -duty.capacity_kg, -duty.capacity_l)
+    )
     k = _loads(d, best)
     if math.isinf(k):
         return text + "; no capable vehicle carries any volume"
-    return (
+    split = (
         f"{text}; the largest capable vehicle, {vehicle_label(best)}, takes "
         f"{best.capacity_kg} kg and {best.capacity_l / 1000:.2f} m3, so it would fit "
         f"split into {int(k)} loads of at most that"
     )
+    return split if timely else split + ", though no capable vehicle reaches it in its window"
 
 
 def _window_relaxation(

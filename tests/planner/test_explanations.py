@@ -112,3 +112,15 @@ def test_exhausted_time_binds(one_truck: Scenario, order: OrderFactory, planner:
         "for its 2 kg but no time left within shifts and windows; one more vehicle like "
         "TRUCK-1 (truck) at DEPOT-A would serve it"
     }
+
+
+def test_too_heavy_and_too_late_says_the_split_alone_is_not_enough(
+    tiny: Scenario, order: OrderFactory, planner: Planner
+) -> None:
+    """Four pallets to the far camp within two hours: splitting fits, but nobody gets there."""
+    both = order("hl", "FAR-1", ("WATER-PAL", 4), deliver_by=NOW + timedelta(hours=2))
+    reason = _reasons(planner([both], tiny))["hl"]
+    assert reason.startswith("heavier or bulkier than any capable vehicle (3800 kg, 6.00 m3)")
+    assert reason.endswith(
+        "split into 2 loads of at most that, though no capable vehicle reaches it in its window"
+    )
