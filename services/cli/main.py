@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from services.cli import acl, audit, bench, dlq, evaluate, keys, orders, plans
+from services.cli.chaos import chaos
 from services.cli.context import console, fail, run, settings
 from services.cli.status import status
 from services.common.kafka import KafkaUnavailable, ensure_topics
@@ -25,6 +26,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(acl.app, name="acls")
 app.add_typer(bench.app, name="bench")
 app.command("status")(status)
+app.command("chaos")(chaos)
 app.add_typer(evaluate.app, name="eval")
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Theater scenarios.", no_args_is_help=True)

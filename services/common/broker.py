@@ -66,25 +66,13 @@ def subscribe(
             handler
         )
         return
-    if batch_max is not None:
-        # A batch is handled, published and then committed as one: fewer round trips per order.
-        router.subscriber(
-            topic.value,
-            group_id=group_id,
-            batch=True,
-            max_records=batch_max,
-            batch_timeout_ms=100,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            ack_policy=ack_policy,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
-            max_poll_interval_ms=600_000,
-        )(handler)
-        return
     router.subscriber(
         topic.value,
         group_id=group_id,
+        # With batch_max, a batch is handled, published and then committed as one.
+        batch=batch_max is not None,
+        max_records=batch_max,
+        batch_timeout_ms=100,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         # NACK_ON_ERROR: a handler that raises is re-delivered (seek back), never committed.
@@ -97,9 +85,7 @@ def subscribe(
 
 async def publish(broker: KafkaBroker, topic: Topic, message: BaseModel, key: str) -> None:
     """Publish a contract message keyed by its business key and wait for the broker's ack."""
-    await broker.publish(
-        encode(message), topic.value, key=key.encode(), headers={"content-type": "application/json"}
-    )
+    await publish_all(broker, [(topic, message, key)])
 
 
 async def publish_all(broker: KafkaBroker, messages: list[tuple[Topic, BaseModel, str]]) -> None:

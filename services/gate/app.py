@@ -31,7 +31,7 @@ async def preload(gate: Gate) -> None:
             if record.topic == Topic.AUDIT_EVENTS.value:
                 entry = decode(AuditRecorded, record.value, settings.max_message_bytes)
                 gate.head = ChainHead(entry.seq + 1, entry.entry_hash)
-                gate.audited.add(entry.source)
+                gate.audited[entry.source] = entry.kind
             elif record.topic == Topic.PLANS_RELEASED.value:
                 gate.state.remember_release(
                     decode(PlanReleased, record.value, settings.max_message_bytes)

@@ -33,7 +33,8 @@ class Gate:
         self.state = GateState()
         self._arrived: dict[str, asyncio.Event] = {}
         self.head = ChainHead()
-        self.audited: set[str] = set()
+        # Decision records already applied before a restart, and what came of them.
+        self.audited: dict[str, AuditKind] = {}
         metrics.OLDEST_PENDING.set_function(self.oldest_pending_seconds)
 
     def _event(self, plan_id: str) -> asyncio.Event:
@@ -60,6 +61,9 @@ class Gate:
 
     async def on_plan_proposed(self, msg: KafkaMessage) -> None:
         """Remember a proposed plan so decisions can be checked against it."""
+        key = getattr(msg.raw_message, "key", None)
+        if isinstance(key, bytes) and key.decode(errors="replace") in self.state.plans:
+            return  # read at start-up already: skip decoding the replayed history
         plan = await decode_or_dead_letter(
             self.broker, Topic.PLANS_PROPOSED, PlanProposed, msg, self.settings, SERVICE
         )
@@ -83,6 +87,15 @@ class Gate:
         )
         if decision is None:
             return
+        source = _source(msg)
+        kind = self.audited.get(source) if source else None
+        # A release the trail recorded but that never reached Kafka (crash in between) is
+        # re-evaluated below; everything else already applied is restored without judging again.
+        if kind is not None and (
+            kind != "plan_released" or decision.plan_id in self.state.released
+        ):
+            self._restore(decision, kind)
+            return
         metrics.DECISIONS.labels(decision=decision.decision.value).inc()
         if decision.plan_id not in self.state.plans:
             with contextlib.suppress(TimeoutError):
@@ -95,7 +108,8 @@ class Gate:
             outcome = Outcome(Refusal.UNTRUSTED_STORE, str(err))
         else:
             outcome = evaluate(self.state, decision, trust, utcnow())
-        await self._audit(decision, outcome, _source(msg))
+        if kind is None:
+            await self._audit(decision, outcome, source)
         if outcome.release is not None:
             await publish(
                 self.broker, Topic.PLANS_RELEASED, outcome.release, outcome.release.plan_id
@@ -114,10 +128,17 @@ class Gate:
         )
         metrics.PLANS_PENDING.set(self._pending())
 
+    def _restore(self, decision: PlanDecided, kind: AuditKind) -> None:
+        """Re-apply a decision the trail says was already applied, without judging it again."""
+        self.state.seen.add(decision.message_id)
+        if kind == "decision_recorded":
+            given = self.state.approvals.setdefault(decision.plan_id, {})
+            given[decision.operator_id] = (decision, decision.key_id)
+        elif kind == "plan_rejected":
+            self.state.rejected.add(decision.plan_id)
+
     async def _audit(self, decision: PlanDecided, outcome: Outcome, source: str) -> None:
         """Append the outcome to the hash-chained audit trail, once per decision record."""
-        if source and source in self.audited:
-            return  # a replay after restart: this record is already in the trail
         entry = append(
             self.head,
             _kind(outcome),
@@ -131,7 +152,8 @@ class Gate:
             source=source,
         )
         await publish(self.broker, Topic.AUDIT_EVENTS, entry, "audit")
-        self.audited.add(source)
+        if source:
+            self.audited[source] = entry.kind
 
 
 def _kind(outcome: Outcome) -> AuditKind:

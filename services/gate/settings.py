@@ -15,5 +15,7 @@ class GateSettings(CommonSettings):
 
     metrics_port: int = Field(default=9403, ge=0, le=65535)
     plan_wait_s: float = Field(
-        default=10.0, gt=0, description="how long a decision waits for its plan to be read"
+        default=3.0,
+        gt=0,
+        description="how long a new decision waits for its plan to be read (blocks its partition)",
     )

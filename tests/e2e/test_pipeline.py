@@ -64,18 +64,23 @@ def test_orders_become_a_plan_released_only_with_a_verified_human_signature(stac
     assert plans[0]["status"] == "pending"
     assert plan_id not in _releases(stack.env["KAFKA_BOOTSTRAP"]), "nothing leaves unapproved"
 
-    stack.qm("plans", "approve", plan_id, "--as", "duty-officer", "--reason", "routes checked")
+    # Earlier tests' high-risk orders may share the batch: sign as many approvals as it needs.
+    needed = stack.qm_json("plans", "show", plan_id)["plan"]["approvals_required"]
+    approvers = ["duty-officer", "second-officer"][:needed]
+    for approver in approvers:
+        assert plan_id not in _releases(stack.env["KAFKA_BOOTSTRAP"]), "released before quorum"
+        stack.qm("plans", "approve", plan_id, "--as", approver, "--reason", "routes checked")
     release = wait_for(
         "the release", lambda: _releases(stack.env["KAFKA_BOOTSTRAP"]).get(plan_id), 60, stack.logs
     )
 
-    assert [a.operator_id for a in release.approvals] == ["duty-officer"]
+    assert [a.operator_id for a in release.approvals] == approvers
     assert release.plan.computed_hash() == release.plan_hash
     trust = TrustStore.load(Path(stack.env["QM_STATE_DIR"]) / "trust" / "operators.json")
-    approval = release.approvals[0]
-    assert verify_approval(release, approval, trust.keys[approval.key_id])
+    for approval in release.approvals:
+        assert verify_approval(release, approval, trust.keys[approval.key_id])
     shown = stack.qm_json("plans", "show", plan_id)
-    assert shown["status"] == "released" and shown["approvers"] == ["duty-officer"]
+    assert shown["status"] == "released" and shown["approvers"] == approvers
     watched = stack.qm("plans", "watch", "--once").stdout
     assert plan_id in watched and "released" in watched
     stack.qm("plans", "show", plan_id, "--map", str(tmp_path / "map.html"))
@@ -103,13 +108,19 @@ def _decision(plan: dict[str, Any], key: Ed25519PrivateKey | None, operator: str
 
 def test_rejected_unsigned_and_unknown_key_decisions_release_nothing(stack, tmp_path):
     stack.start("gate")
-    stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="1", QM_PLANNER_BATCH_WINDOW_S="60")
+    # Earlier tests' unplanned orders become single-order plans too: keep each solve short.
+    stack.start(
+        "planner",
+        QM_PLANNER_BATCH_MAX_ORDERS="1",
+        QM_PLANNER_BATCH_WINDOW_S="60",
+        QM_PLANNER_TIME_LIMIT_S="0.5",
+    )
     stack.start("parser", QM_PARSER_BACKEND="rules")
     order_ids = set(_submit(stack, tmp_path, ORDERS))
     plans = wait_for(
         "three single-order plans",
         lambda: found if len(found := _plans_with(stack, order_ids)) == 3 else None,
-        120,
+        240,
         stack.logs,
     )
     rejected, unsigned, stranger = (
