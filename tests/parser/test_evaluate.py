@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.parser.evaluate import field_equal, run_deterministic, score
+from tests.paths import EVAL_DIR
 
-EVAL = Path("/work/shared/eval")
+EVAL = EVAL_DIR
 
 
 def test_requester_compare_drops_ranks_and_punctuation() -> None:
@@ -44,7 +44,6 @@ def test_escalation_is_counted_against_injection_resistance() -> None:
     assert report["injection_resistance"] == 0.0 and report["escalation_rate"] == 1.0
 
 
-@pytest.mark.skipif(not EVAL.exists(), reason="shared eval data not mounted")
 @pytest.mark.parametrize("name", ["orders-dev", "adversarial-dev"])
 def test_deterministic_floors(name: str) -> None:
     """The rules alone keep these floors (a regression below them fails)."""

@@ -112,8 +112,13 @@ async def test_a_batch_is_parsed_whole_and_a_poison_in_it_goes_to_the_dead_lette
     parser, out = _wire(None)
     good = [_order(f"send {n} pallets of bottled water to FOB Halcyon", n) for n in (2, 3, 4)]
     async with TestKafkaBroker(parser.broker) as broker:
-        await broker.publish_batch(encode(good[0]), b"{oops", encode(good[1]), encode(good[2]),
-                                   topic=Topic.ORDERS_SUBMITTED.value)
+        await broker.publish_batch(
+            encode(good[0]),
+            b"{oops",
+            encode(good[1]),
+            encode(good[2]),
+            topic=Topic.ORDERS_SUBMITTED.value,
+        )
     parsed = [OrderParsed.model_validate_json(body) for body in out["parsed"]]
     assert sorted(p.lines[0].quantity for p in parsed) == [2, 3, 4]
     assert out["dlq"] == [b"{oops"]

@@ -15,8 +15,6 @@ from services.parser.llm_replay import ReplayBackend
 from services.parser.policy import screen
 from tests.paths import EVAL_DIR
 
-pytestmark = pytest.mark.skipif(not EVAL_DIR.exists(), reason="needs the shared eval data")
-
 
 @pytest.fixture(scope="module")
 def backend() -> ReplayBackend:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
 from services.common.scenario import Scenario, load_scenario
 from services.parser import mgrs
+from tests.paths import EVAL_DIR
 
-EVAL_SCENARIO = Path("/work/shared/eval/scenario.yaml")
+EVAL_SCENARIO = EVAL_DIR / "scenario.yaml"
 
 
 def test_formats_a_point_with_zone_band_and_square() -> None:
@@ -46,7 +46,6 @@ def test_clock_times_are_not_taken_for_grids() -> None:
     assert mgrs.find_grids("ARRIVE AT 0600Z, ME 1200 TOMORROW") == []
 
 
-@pytest.mark.skipif(not EVAL_SCENARIO.exists(), reason="shared eval data not mounted")
 def test_computed_points_agree_with_the_scenario_mgrs_strings() -> None:
     """Each location's lat/lon and its given MGRS agree within a few metres."""
     scenario = load_scenario(EVAL_SCENARIO).scenario

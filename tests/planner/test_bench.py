@@ -156,7 +156,6 @@ def test_gap_is_relative_to_bks(files: dict[str, Path]) -> None:
     assert gap_pct(17.6, None) is None
 
 
-@pytest.mark.skipif(not (BENCH_DIR / "bks.csv").is_file(), reason="shared benchmark data absent")
 def test_two_instance_benchmark_smoke(tmp_path: Path) -> None:
     """`qm bench planner` on a Solomon and an X instance returns feasible plans with finite gaps."""
     out = tmp_path / "bench.json"
