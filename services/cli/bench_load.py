@@ -30,7 +30,7 @@ from schemas.orders import OrderSubmitted
 from schemas.topics import Topic
 from services.cli.context import console, fail, settings
 from services.common.codec import encode
-from services.common.kafka import KafkaUnavailable, ensure_topics
+from services.common.kafka import KafkaUnavailable, ensure_topics, start_group_at_end
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CORPUS = Path(os.environ.get("QM_EVAL_DIR", "/work/shared/eval"))
@@ -188,22 +188,6 @@ async def _measure(
         await consumer.stop()
 
 
-async def _start_group_at_end(bootstrap: str, group: str) -> None:
-    """Commit the new group at the end of the input, so earlier runs' orders are not re-parsed."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        topic = Topic.ORDERS_SUBMITTED.value
-        partitions = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
-
-
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return set(consumer.partitions_for_topic(topic) or ())
@@ -215,7 +199,7 @@ def run_once(parsers: int, orders: int, corpus: Path, timeout: float) -> LoadRes
     run = uuid.uuid4().hex[:8]
     group = f"bench-parser-{run}"
     asyncio.run(ensure_topics(common.kafka_bootstrap, common.partitions))
-    asyncio.run(_start_group_at_end(common.kafka_bootstrap, group))
+    asyncio.run(start_group_at_end(common.kafka_bootstrap, group, Topic.ORDERS_SUBMITTED.value))
     procs = _start_parsers(parsers, group, corpus, common.state_dir / "bench")
     try:
         asyncio.run(_wait_for_members(common.kafka_bootstrap, group, parsers, 60))

@@ -139,3 +139,20 @@ async def _drain(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) ->
                 remaining.discard(tp)
     records.sort(key=lambda r: (r.timestamp_ms, r.topic, r.partition, r.offset))
     return records
+
+
+async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit a new consumer group at the current end of a topic: it will skip the backlog."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **aiokafka_security_kwargs(kafka_security()),
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
