@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -203,3 +204,21 @@ def load_scenario(path: str | Path) -> LoadedScenario:
             f"({err.error_count()} problem(s) in all); fix the file and load it again"
         ) from err
     return LoadedScenario(scenario=scenario, path=str(file), sha256=hashlib.sha256(raw).hexdigest())
+
+
+T = TypeVar("T")
+
+
+def per_scenario(build: Callable[[Scenario], T]) -> Callable[[Scenario], T]:
+    """Memoise an index built from a scenario, keyed by identity (hashing a scenario is slow)."""
+    cache: dict[int, tuple[Scenario, T]] = {}
+
+    def cached(scenario: Scenario) -> T:
+        hit = cache.get(id(scenario))
+        if hit is None or hit[0] is not scenario:
+            if len(cache) > 8:
+                cache.clear()
+            hit = cache[id(scenario)] = (scenario, build(scenario))
+        return hit[1]
+
+    return cached

@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from services.common.scenario import Scenario
+from services.common.scenario import Scenario, per_scenario
 from services.parser.places import alias_regex
 from services.parser.quantities import QTY, UNIT, UNIT_WORDS, compatible, convert, parse_quantity
 
@@ -156,17 +156,8 @@ def _key(name: str) -> str:
     return re.sub(r"[\s\-']+", " ", name.lower()).strip()
 
 
-_CACHE: dict[int, tuple[Scenario, Catalog]] = {}
-
-
-def catalog(scenario: Scenario) -> Catalog:
-    """The catalog index of a scenario, built once (keyed by identity: hashing is slow)."""
-    hit = _CACHE.get(id(scenario))
-    if hit is None or hit[0] is not scenario:
-        if len(_CACHE) > 8:
-            _CACHE.clear()
-        hit = _CACHE[id(scenario)] = (scenario, Catalog(scenario))
-    return hit[1]
+catalog = per_scenario(Catalog)
+"""The catalog index of a scenario, built once (keyed by identity: hashing is slow)."""
 
 
 def _drop_overlaps(mentions: list[_Mention]) -> list[_Mention]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.common.scenario import Scenario
+from services.common.scenario import Scenario, per_scenario
 from services.parser import mgrs
 
 _NEGATED = re.compile(
@@ -121,17 +121,8 @@ def _within_one(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
-_CACHE: dict[int, tuple[Scenario, Gazetteer]] = {}
-
-
-def gazetteer(scenario: Scenario) -> Gazetteer:
-    """The gazetteer of a scenario, built once (keyed by identity: hashing a scenario is slow)."""
-    hit = _CACHE.get(id(scenario))
-    if hit is None or hit[0] is not scenario:
-        if len(_CACHE) > 8:
-            _CACHE.clear()
-        hit = _CACHE[id(scenario)] = (scenario, Gazetteer(scenario))
-    return hit[1]
+gazetteer = per_scenario(Gazetteer)
+"""The gazetteer of a scenario, built once (keyed by identity: hashing a scenario is slow)."""
 
 
 def _quoted(text: str, pos: int) -> bool:
