@@ -11,7 +11,8 @@ from schemas.envelope import content_id
 from schemas.orders import OrderParsed, Priority
 from schemas.plans import PlanProposed, Route, SolverStats, Stop, Unserved
 from services.common.scenario import Scenario
-from services.planner.problem import PlanParams, Problem, unique_orders, vehicle_label
+from services.planner.explain import vehicle_label
+from services.planner.problem import PlanParams, Problem, unique_orders
 
 if TYPE_CHECKING:  # the solver's result types only; this module must not load OR-Tools
     from services.planner.solver import Solution, Tour
