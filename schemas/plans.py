@@ -76,12 +76,24 @@ class PlanProposed(Envelope):
     risk: tuple[str, ...] = ()
     approvals_required: int = Field(default=1, ge=1, le=5)
     expires_at: AwareDatetime
+    supersedes: str | None = Field(
+        default=None,
+        description="plan id this plan replaces: decisions on that plan are refused from now on;"
+        " if it was released, its stops are locked to their vehicles here",
+    )
 
     def content(self) -> dict[str, Any]:
-        """The part of the plan the hash covers: everything but the envelope and the hash."""
-        return self.model_dump(
+        """The part of the plan the hash covers: everything but the envelope and the hash.
+
+        `supersedes` joins the content only when set, so plans from before the field keep
+        their hashes.
+        """
+        content = self.model_dump(
             mode="json", exclude={"message_id", "occurred_at", "schema_version", "plan_hash"}
         )
+        if content["supersedes"] is None:
+            del content["supersedes"]
+        return content
 
     def computed_hash(self) -> str:
         """SHA-256 over the canonical JSON of the plan content."""

@@ -9,7 +9,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.envelope import content_id, utcnow
 from schemas.orders import DemandLine, Priority
-from schemas.plans import Decision, PlanDecided, PlanProposed, Route, SolverStats, Stop
+from schemas.plans import (
+    Decision,
+    PlanDecided,
+    PlanProposed,
+    Route,
+    SolverStats,
+    Stop,
+    Unserved,
+)
 from services.common.signing import TrustStore, public_b64, sign_decision, trusted_key_for
 
 # Real time, floored: handlers check expiry against the wall clock.
@@ -106,3 +114,61 @@ def write_trust(store: TrustStore, state_dir: Path) -> Ed25519PrivateKey:
     store.save(state_dir / "trust" / "operators.json")
     (state_dir / "trust" / "admin.pub").write_text(public_b64(admin.public_key()))
     return admin
+
+
+def routed_plan(
+    assignments: dict[str, tuple[str, ...]],
+    *,
+    supersedes: str | None = None,
+    unserved: tuple[str, ...] = (),
+    tag: str = "",
+) -> PlanProposed:
+    """A plan serving each vehicle's orders in the given sequence, optionally superseding one."""
+    routes = []
+    for vehicle_id, order_ids in sorted(assignments.items()):
+        stops = tuple(
+            Stop(
+                order_id=order_id,
+                location="FOB-HALCYON",
+                arrival=NOW + timedelta(minutes=30 * (n + 1)),
+                departure=NOW + timedelta(minutes=30 * (n + 1) + 10),
+                lines=(DemandLine(sku="WATER-PALLET", quantity=1, unit="pallet"),),
+                priority=Priority.ROUTINE,
+                load_kg=950,
+            )
+            for n, order_id in enumerate(order_ids)
+        )
+        routes.append(
+            Route(
+                vehicle_id=vehicle_id,
+                depot="DEPOT-HARBOR",
+                start=NOW,
+                end=NOW + timedelta(hours=len(stops) + 1),
+                stops=stops,
+                distance_km=10.0 * len(stops),
+                load_kg=950.0 * len(stops),
+                load_m3=1.5 * len(stops),
+            )
+        )
+    served = tuple(o for ids in assignments.values() for o in ids)
+    draft = PlanProposed(
+        message_id=content_id("msg", tag, served, supersedes),
+        occurred_at=NOW,
+        plan_id=content_id("plan", tag, sorted(assignments.items()), supersedes),
+        plan_hash="0" * 64,
+        order_ids=tuple(sorted(served + unserved)),
+        requested_by=("s4-clerk",),
+        routes=tuple(routes),
+        unserved=tuple(
+            Unserved(order_id=o, priority=Priority.ROUTINE, reason="fleet time or capacity")
+            for o in unserved
+        ),
+        distance_km=sum(r.distance_km for r in routes),
+        solver=SolverStats(
+            status="ROUTING_SUCCESS", objective=1, wall_seconds=0.1, time_limit_seconds=1.0
+        ),
+        scenario="test @ 0",
+        expires_at=NOW + timedelta(hours=6),
+        supersedes=supersedes,
+    )
+    return draft.model_copy(update={"plan_hash": draft.computed_hash()})

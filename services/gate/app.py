@@ -38,7 +38,7 @@ async def preload(gate: Gate) -> None:
                 )
             else:
                 plan = decode(PlanProposed, record.value, settings.max_message_bytes)
-                gate.state.plans.setdefault(plan.plan_id, plan)
+                gate.state.remember_plan(plan)
         except DecodeError:
             continue  # the live subscriber dead-letters it
     log.info(

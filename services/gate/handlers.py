@@ -36,12 +36,13 @@ class Gate:
         # Decision records already applied before a restart, and what came of them.
         self.audited: dict[str, AuditKind] = {}
         metrics.OLDEST_PENDING.set_function(self.oldest_pending_seconds)
+        metrics.PLANS_KNOWN.set_function(lambda: len(self.state.plans))
 
     def _event(self, plan_id: str) -> asyncio.Event:
         return self._arrived.setdefault(plan_id, asyncio.Event())
 
     def _waiting(self) -> list[PlanProposed]:
-        final = set(self.state.released) | self.state.rejected
+        final = set(self.state.released) | self.state.rejected | set(self.state.superseded_by)
         now = utcnow()
         return [
             plan
@@ -68,7 +69,7 @@ class Gate:
             self.broker, Topic.PLANS_PROPOSED, PlanProposed, msg, self.settings, SERVICE
         )
         if plan is not None:
-            self.state.plans.setdefault(plan.plan_id, plan)
+            self.state.remember_plan(plan)
             self._event(plan.plan_id).set()
             metrics.PLANS_PENDING.set(self._pending())
 

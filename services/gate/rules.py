@@ -33,6 +33,18 @@ class Refusal(StrEnum):
     SELF_APPROVAL = "self_approval"
     DUPLICATE = "duplicate"
     UNTRUSTED_STORE = "untrusted_store"
+    SUPERSEDED = "superseded"
+    ORDER_ALREADY_RELEASED = "order_already_released"
+    LOCK_VIOLATED = "lock_violated"
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """A released stop: the vehicle it is committed to and its rank among that vehicle's stops."""
+
+    plan_id: str
+    vehicle_id: str
+    position: int
 
 
 @dataclass
@@ -44,11 +56,32 @@ class GateState:
     released: dict[str, PlanReleased] = field(default_factory=dict)
     rejected: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
+    superseded_by: dict[str, str] = field(default_factory=dict)
+    committed: dict[str, Commitment] = field(default_factory=dict)
+
+    def remember_plan(self, plan: PlanProposed) -> None:
+        """Record a proposal; a plan that supersedes another closes that one to decisions."""
+        self.plans.setdefault(plan.plan_id, plan)
+        if plan.supersedes is not None:
+            self.superseded_by.setdefault(plan.supersedes, plan.plan_id)
 
     def remember_release(self, release: PlanReleased) -> None:
-        """Record a release read back from the released topic."""
+        """Record a release read back from the released topic, and the stops it commits."""
         self.released[release.plan_id] = release
         self.seen.update(a.decision_id for a in release.approvals)
+        for vehicle_id, order_ids in _sequences(release.plan).items():
+            for position, order_id in enumerate(order_ids):
+                self.committed[order_id] = Commitment(release.plan_id, vehicle_id, position)
+
+    def lineage(self, plan: PlanProposed) -> set[str]:
+        """The plans this plan replaces, directly or through the plans it replaced."""
+        found: set[str] = set()
+        step = plan.supersedes
+        while step is not None and step not in found:
+            found.add(step)
+            earlier = self.plans.get(step)
+            step = earlier.supersedes if earlier is not None else None
+        return found
 
 
 @dataclass(frozen=True)
@@ -104,10 +137,59 @@ def _check_plan(decision: PlanDecided, state: GateState, now: datetime) -> Outco
         return Outcome(Refusal.ALREADY_REJECTED, "plan was already rejected")
     if decision.expires_at < now:
         return Outcome(Refusal.DECISION_EXPIRED, f"decision expired at {decision.expires_at}")
+    if decision.plan_id in state.superseded_by:
+        newer = state.superseded_by[decision.plan_id]
+        return Outcome(Refusal.SUPERSEDED, f"plan was superseded by {newer}; decide on that one")
     if plan.expires_at < now:
         return Outcome(Refusal.PLAN_EXPIRED, f"plan expired at {plan.expires_at}")
     if decision.decision is Decision.APPROVE and decision.operator_id in plan.requested_by:
         return Outcome(Refusal.SELF_APPROVAL, "an operator cannot approve their own order")
+    if decision.decision is Decision.APPROVE:
+        return _check_commitments(plan, state)
+    return None
+
+
+def _sequences(plan: PlanProposed) -> dict[str, list[str]]:
+    """Each vehicle's orders in the sequence the plan serves them."""
+    sequences: dict[str, list[str]] = {}
+    for route in sorted(plan.routes, key=lambda r: r.start):
+        sequences.setdefault(route.vehicle_id, []).extend(s.order_id for s in route.stops)
+    return sequences
+
+
+def _check_commitments(plan: PlanProposed, state: GateState) -> Outcome | None:
+    """An order is released once; only a plan superseding its release may carry it, unmoved."""
+    lineage = state.lineage(plan)
+    served = {
+        order_id: (vehicle_id, rank)
+        for vehicle_id, order_ids in _sequences(plan).items()
+        for rank, order_id in enumerate(order_ids)
+    }
+    last_position: dict[str, int] = {}  # vehicle -> released position of its previous stop
+    for order_id in sorted(plan.order_ids, key=lambda o: served.get(o, ("", -1))[1]):
+        held = state.committed.get(order_id)
+        if held is None:
+            continue
+        if held.plan_id not in lineage:
+            return Outcome(
+                Refusal.ORDER_ALREADY_RELEASED,
+                f"order {order_id} was released in {held.plan_id}, which this plan does not "
+                "supersede",
+            )
+        vehicle_id, _ = served.get(order_id, ("", -1))
+        if vehicle_id != held.vehicle_id:
+            where = f"moves it to {vehicle_id}" if vehicle_id else "leaves it unserved"
+            return Outcome(
+                Refusal.LOCK_VIOLATED,
+                f"order {order_id} is committed to {held.vehicle_id} by {held.plan_id}; "
+                f"this plan {where}",
+            )
+        if last_position.get(vehicle_id, -1) > held.position:
+            return Outcome(
+                Refusal.LOCK_VIOLATED,
+                f"order {order_id} is served out of its released sequence on {vehicle_id}",
+            )
+        last_position[vehicle_id] = held.position
     return None
 
 

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.orders import Priority
-from schemas.plans import Decision
+from schemas.plans import Decision, PlanProposed
 from services.common.signing import verify_approval
 from services.gate.rules import GateState, Refusal, evaluate
 from tests import factories as f
@@ -154,3 +154,75 @@ def test_a_replayed_decision_changes_nothing(keys):
     assert evaluate(state, decision, f.trust(keys), f.NOW).release is not None
     replay = evaluate(state, decision, f.trust(keys), f.NOW)
     assert replay.refusal is Refusal.DUPLICATE and replay.release is None
+
+
+def _propose(state: GateState, *plans: PlanProposed) -> None:
+    for plan in plans:
+        state.remember_plan(plan)
+
+
+def _release(state: GateState, plan: PlanProposed, keys: dict[str, Ed25519PrivateKey]) -> None:
+    outcome = evaluate(state, f.decision(plan, keys["duty-officer"]), f.trust(keys), f.NOW)
+    assert outcome.release is not None, outcome
+    state.remember_release(outcome.release)
+
+
+def test_a_superseded_plan_can_no_longer_be_decided(keys):
+    old = f.routed_plan({"TRK-1": ("a", "b")}, tag="old")
+    new = f.routed_plan({"TRK-1": ("a", "b", "c")}, supersedes=old.plan_id, tag="new")
+    state = GateState()
+    _propose(state, old)
+    assert evaluate(state, f.decision(old, keys["duty-officer"]), f.trust(keys), f.NOW).release
+    state = GateState()
+    _propose(state, old, new)
+    for verdict in Decision:
+        stale = f.decision(old, keys["duty-officer"], verdict=verdict)
+        outcome = evaluate(state, stale, f.trust(keys), f.NOW)
+        assert outcome.refusal is Refusal.SUPERSEDED and new.plan_id in outcome.detail
+    assert evaluate(state, f.decision(new, keys["duty-officer"]), f.trust(keys), f.NOW).release
+
+
+def test_released_orders_are_released_once_unless_a_superseding_plan_keeps_them_locked(keys):
+    first = f.routed_plan({"TRK-1": ("a", "b"), "TRK-2": ("c",)}, tag="first")
+    state = GateState()
+    _propose(state, first)
+    _release(state, first, keys)
+    stranger = f.routed_plan({"TRK-1": ("a", "d")}, tag="stranger")
+    kept = f.routed_plan(
+        {"TRK-1": ("a", "d", "b"), "TRK-2": ("c", "e")}, supersedes=first.plan_id, tag="kept"
+    )
+    moved = f.routed_plan(
+        {"TRK-1": ("a",), "TRK-2": ("b", "c")}, supersedes=first.plan_id, tag="moved"
+    )
+    swapped = f.routed_plan(
+        {"TRK-1": ("b", "a"), "TRK-2": ("c",)}, supersedes=first.plan_id, tag="swapped"
+    )
+    dropped = f.routed_plan(
+        {"TRK-1": ("a", "b")}, supersedes=first.plan_id, unserved=("c",), tag="dropped"
+    )
+    expected = {
+        stranger.plan_id: Refusal.ORDER_ALREADY_RELEASED,
+        moved.plan_id: Refusal.LOCK_VIOLATED,
+        swapped.plan_id: Refusal.LOCK_VIOLATED,
+        dropped.plan_id: Refusal.LOCK_VIOLATED,
+    }
+    for plan in (stranger, moved, swapped, dropped):
+        fresh = GateState(plans=dict(state.plans), committed=dict(state.committed))
+        _propose(fresh, plan)
+        outcome = evaluate(fresh, f.decision(plan, keys["duty-officer"]), f.trust(keys), f.NOW)
+        assert outcome.refusal is expected[plan.plan_id], (plan.plan_id, outcome)
+    _propose(state, kept)
+    outcome = evaluate(state, f.decision(kept, keys["duty-officer"]), f.trust(keys), f.NOW)
+    assert outcome.release is not None and outcome.release.plan.supersedes == first.plan_id
+
+
+def test_a_revision_of_a_revision_may_carry_stops_released_two_plans_back(keys):
+    first = f.routed_plan({"TRK-1": ("a",)}, tag="1")
+    second = f.routed_plan({"TRK-1": ("a", "b")}, supersedes=first.plan_id, tag="2")
+    third = f.routed_plan({"TRK-1": ("a", "b", "c")}, supersedes=second.plan_id, tag="3")
+    state = GateState()
+    _propose(state, first)
+    _release(state, first, keys)
+    _propose(state, second, third)
+    outcome = evaluate(state, f.decision(third, keys["duty-officer"]), f.trust(keys), f.NOW)
+    assert outcome.release is not None
