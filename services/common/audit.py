@@ -50,3 +50,35 @@ def first_broken_link(entries: Sequence[AuditRecorded]) -> str | None:
             return f"entry {position} was modified: its content does not match its hash"
         expected_prev = entry.entry_hash
     return None
+
+
+@dataclass(frozen=True)
+class Witnesses:
+    """What other topics say the trail must contain: judged decisions and releases."""
+
+    decision_sources: frozenset[str]  # topic/partition/offset of decisions old enough to be judged
+    released_plans: frozenset[str]
+
+
+def first_missing_entry(entries: Sequence[AuditRecorded], witnesses: Witnesses) -> str | None:
+    """None when every witnessed decision and release has its entry; else the first one missing.
+
+    The chain alone cannot show that entries were cut from its end; the decision and release
+    topics can, because the gate appends one entry for every decision it reads and every plan
+    it releases.
+    """
+    sources = {entry.source for entry in entries}
+    released = {entry.plan_id for entry in entries if entry.kind == "plan_released"}
+    for source in sorted(witnesses.decision_sources - sources, key=_source_order):
+        return (
+            f"the decision at {source} has no audit entry: an entry was removed, or the gate "
+            "has not judged it yet (is the gate running?)"
+        )
+    for plan_id in sorted(witnesses.released_plans - released):
+        return f"plan {plan_id} was released but the trail has no release entry for it"
+    return None
+
+
+def _source_order(source: str) -> tuple[str, int, int]:
+    topic, partition, offset = source.rsplit("/", 2)
+    return topic, int(partition), int(offset)

@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from services.common.audit import ChainHead, append, first_broken_link
+from services.common.audit import (
+    ChainHead,
+    Witnesses,
+    append,
+    first_broken_link,
+    first_missing_entry,
+)
 from tests.factories import NOW
 
 
@@ -63,3 +69,34 @@ def test_a_rehashed_forgery_still_breaks_the_next_link():
     forged = chain[2].model_copy(update={"reason": "ok"})
     chain[2] = forged.model_copy(update={"entry_hash": forged.computed_hash()})
     assert first_broken_link(chain) == "entry 3 does not point at entry 2: chain broken"
+
+
+def _witnesses(chain, released=()):
+    return Witnesses(frozenset(e.source for e in chain), frozenset(released))
+
+
+def _sourced_chain(n: int = 4):
+    head = ChainHead()
+    return [
+        append(
+            head,
+            "plan_released" if i == n - 1 else "decision_refused",
+            f"plan-{i}",
+            NOW + timedelta(seconds=i),
+            decision_id=f"dec-{i}",
+            source=f"plans.decided.v1/0/{i}",
+        )
+        for i in range(n)
+    ]
+
+
+def test_cutting_the_last_entry_is_caught_by_the_decision_topic_witness():
+    chain = _sourced_chain()
+    witnesses = _witnesses(chain, released=("plan-3",))
+    assert first_missing_entry(chain, witnesses) is None
+    cut = chain[:-1]
+    assert first_broken_link(cut) is None  # the chain alone cannot tell
+    missing = first_missing_entry(cut, witnesses)
+    assert missing is not None and "plans.decided.v1/0/3" in missing
+    only_release = _witnesses(cut, released=("plan-3",))
+    assert "plan plan-3 was released" in (first_missing_entry(cut, only_release) or "")
