@@ -9,8 +9,8 @@ from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from services.common.scenario import LoadedScenario
 from services.planner.plan import make_plan
-from services.planner.problem import PlanParams, build_problem
-from services.planner.solver import Progress, SolveParams, solve
+from services.planner.problem import Lock, LocksInfeasible, PlanParams, Problem, build_problem
+from services.planner.solver import Progress, Solution, SolveParams, solve
 from services.planner.verify import verify
 
 
@@ -29,13 +29,30 @@ def plan_batch(
     params: PlanParams,
     solve_params: SolveParams,
     progress: Callable[[Progress], None] | None = None,
+    locks: Sequence[Lock] = (),
 ) -> PlanProposed:
-    """Blocking (OR-Tools): run it off the event loop. Raises PlanInvalid on a broken plan."""
+    """Blocking (OR-Tools): run it off the event loop. Raises PlanInvalid on a broken plan.
+
+    Locked orders (every one of them in `orders`) stay on their vehicle and shift, in their
+    locked order, and are never dropped; LocksInfeasible when that is no longer possible.
+    """
     scenario = loaded.scenario
-    problem = build_problem(orders, scenario, now, params)
+    problem = build_problem(orders, scenario, now, params, locks=locks)
     solution = solve(problem, solve_params, progress)
+    _check_locks_kept(problem, solution)
     plan = make_plan(orders, scenario, loaded.version, solution, problem, params, now)
-    violations = verify(plan, scenario, orders)
+    violations = verify(plan, scenario, orders, locks=locks)
     if violations:
         raise PlanInvalid(violations)
     return plan
+
+
+def _check_locks_kept(problem: Problem, solution: Solution) -> None:
+    locked = {k for run in problem.locked for k in run.jobs}
+    dropped = sorted(problem.jobs[k].order_id for k in locked & set(solution.dropped))
+    if dropped:
+        raise LocksInfeasible(
+            f"no plan keeps every locked stop in its order on its vehicle and shift "
+            f"(search {solution.status}; not placed: {', '.join(dropped)}); "
+            f"plan the new orders alone"
+        )

@@ -42,7 +42,7 @@ def make_plan(
     plan = PlanProposed(
         message_id="pending",
         occurred_at=now,
-        plan_id=plan_id(orders, scenario_version, _id_params(params, solution)),
+        plan_id=plan_id(orders, scenario_version, _id_params(params, solution, problem)),
         plan_hash=_PLACEHOLDER_HASH,
         order_ids=tuple(sorted(by_id)),
         requested_by=tuple(sorted({o.submitted_by for o in by_id.values() if o.submitted_by})),
@@ -54,7 +54,7 @@ def make_plan(
             objective=solution.objective,
             wall_seconds=solution.wall_seconds,
             time_limit_seconds=solution.time_limit_s,
-            params=_id_params(params, solution),
+            params=_id_params(params, solution, problem),
         ),
         scenario=scenario_version,
         risk=_risk(list(by_id.values()), scenario),
@@ -70,8 +70,11 @@ def make_plan(
     return PlanProposed.model_validate(final.model_dump())
 
 
-def _id_params(params: PlanParams, solution: Solution) -> dict[str, object]:
-    return {"plan": params.as_dict(), "solve": solution.params}
+def _id_params(params: PlanParams, solution: Solution, problem: Problem) -> dict[str, object]:
+    ids: dict[str, object] = {"plan": params.as_dict(), "solve": solution.params}
+    if problem.locks:  # only then, so plans without locks keep their ids
+        ids["locks"] = [[lk.order_id, lk.vehicle_id, lk.position] for lk in problem.locks]
+    return ids
 
 
 def _route(

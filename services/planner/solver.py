@@ -149,7 +149,7 @@ def _solve_one(
     manager, routing, time_dim = _model(problem)
     if progress is not None:
         _watch(routing, progress, started)
-    routes = savings_routes(problem) if params.construction == "savings" else None
+    routes = _start_routes(problem, params)
     # Model building, construction and a worker's start-up all count against the limit.
     search = _search(params, deadline - time.time())
     initial = _initial(problem, routes, manager, routing, search)
@@ -174,10 +174,22 @@ def _solve_one(
     )
 
 
+def _start_routes(problem: Problem, params: SolveParams) -> list[list[int]] | None:
+    """Node lists per duty to start from: the locked runs, or our construction when asked."""
+    if problem.locked:
+        # Locked stops may not be dropped, so OR-Tools' own constructions can fail to find a
+        # first solution; the locked runs alone are one, and the search inserts the rest.
+        routes: list[list[int]] = [[] for _ in problem.duties]
+        for run in problem.locked:
+            routes[run.duty] = [problem.jobs[k].node for k in run.jobs]
+        return routes
+    return savings_routes(problem) if params.construction == "savings" else None
+
+
 def _initial(
     problem: Problem, routes: list[list[int]] | None, manager: Any, routing: Any, search: Any
 ) -> Any | None:
-    """Our construction as an OR-Tools assignment, or None to let OR-Tools construct."""
+    """Start routes as an OR-Tools assignment, or None to let OR-Tools construct."""
     if not routes:
         return None
     indices = [[int(manager.NodeToIndex(n)) for n in route] for route in routes]
@@ -199,6 +211,7 @@ def _model(problem: Problem) -> tuple[Any, Any, Any | None]:
     _add_capacities(problem, routing)
     time_dim = _add_time(problem, routing) if time_binds(problem) else None
     _add_jobs(problem, manager, routing, time_dim)
+    _add_locks(problem, manager, routing)
     return manager, routing, time_dim
 
 
@@ -303,8 +316,14 @@ def _transit(problem: Problem, duty: Duty) -> list[list[int]]:
 
 def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None) -> None:
     everyone = len(problem.duties)
-    for job in problem.jobs:
+    locked = {k for run in problem.locked for k in run.jobs}
+    for k, job in enumerate(problem.jobs):
         index = manager.NodeToIndex(job.node)
+        if k in locked:
+            # No disjunction: a locked stop is never dropped; _add_locks fixes its vehicle.
+            if time_dim is not None:
+                time_dim.CumulVar(index).SetRange(*job.window)
+            continue
         routing.AddDisjunction([index], job.penalty)
         # -1 is "not performed": a job no duty can serve is forced out rather than made
         # infeasible, and its window is left open so it cannot empty a domain.
@@ -312,6 +331,23 @@ def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None
             routing.VehicleVar(index).SetValues([-1, *job.allowed])
         if job.allowed and time_dim is not None:
             time_dim.CumulVar(index).SetRange(*job.window)
+
+
+def _add_locks(problem: Problem, manager: Any, routing: Any) -> None:
+    """Each locked job on its duty; consecutive locked jobs of a duty in their locked order."""
+    for run in problem.locked:
+        for k in run.jobs:
+            routing.VehicleVar(manager.NodeToIndex(problem.jobs[k].node)).SetValue(run.duty)
+    if all(len(run.jobs) < 2 for run in problem.locked):
+        return
+    # Counts the visits along a route: a stop's rank, so rank(a) < rank(b) orders a before b
+    # while leaving room for new stops in between.
+    routing.AddConstantDimension(1, len(problem.locations) + 1, True, "locked_rank")
+    rank = routing.GetDimensionOrDie("locked_rank")
+    for run in problem.locked:
+        indices = [manager.NodeToIndex(problem.jobs[k].node) for k in run.jobs]
+        for a, b in pairwise(indices):
+            routing.solver().Add(rank.CumulVar(a) < rank.CumulVar(b))
 
 
 def _watch(routing: Any, progress: Callable[[Progress], None], started: float) -> None:

@@ -12,6 +12,7 @@ from schemas.plans import PlanProposed, Route
 from services.common.scenario import Scenario, Vehicle
 from services.planner.problem import (
     GreatCircleMatrix,
+    Lock,
     MatrixProvider,
     travel_minutes,
     unique_orders,
@@ -26,6 +27,8 @@ def verify(
     scenario: Scenario,
     orders: Sequence[OrderParsed],
     matrix: MatrixProvider | None = None,
+    *,
+    locks: Sequence[Lock] = (),
 ) -> list[str]:
     """Every rule the plan breaks, one sentence each; an empty list means the plan is valid."""
     by_id = {order.order_id: order for order in unique_orders(orders)}
@@ -34,6 +37,7 @@ def verify(
     for route in plan.routes:
         found.extend(_route(route, scenario, by_id, provider))
     found.extend(_overlaps(plan.routes))
+    found.extend(_locks(plan, locks))
     if plan.computed_hash() != plan.plan_hash:
         found.append("plan_hash does not match the plan content")
     return found
@@ -165,4 +169,32 @@ def _overlaps(routes: Sequence[Route]) -> list[str]:
         times.sort()
         if any(b[0] < a[1] for a, b in pairwise(times)):
             found.append(f"{vehicle_id} has routes that overlap in time")
+    return found
+
+
+def _locks(plan: PlanProposed, locks: Sequence[Lock]) -> list[str]:
+    """Each locked order on its vehicle, not unserved, and in its locked order on that vehicle."""
+    unserved = {item.order_id for item in plan.unserved}
+    served: dict[str, str] = {}
+    sequence: dict[str, list[str]] = {}
+    for route in sorted(plan.routes, key=lambda r: (r.vehicle_id, r.start)):
+        for stop in route.stops:
+            served[stop.order_id] = route.vehicle_id
+            sequence.setdefault(route.vehicle_id, []).append(stop.order_id)
+    found = []
+    for lock in locks:
+        if lock.order_id in unserved:
+            found.append(
+                f"locked order {lock.order_id} is unserved; it must stay on {lock.vehicle_id}"
+            )
+        elif lock.order_id in served and served[lock.order_id] != lock.vehicle_id:
+            found.append(
+                f"locked order {lock.order_id} moved from {lock.vehicle_id} "
+                f"to {served[lock.order_id]}"
+            )
+    for vehicle_id, stops in sequence.items():
+        rank = {lk.order_id: lk.position for lk in locks if lk.vehicle_id == vehicle_id}
+        kept = [rank[oid] for oid in stops if oid in rank]
+        if kept != sorted(kept):
+            found.append(f"{vehicle_id} serves its locked stops out of their locked order")
     return found
