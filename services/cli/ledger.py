@@ -18,6 +18,7 @@ class PlanView:
     plan: PlanProposed
     decisions: list[PlanDecided] = field(default_factory=list)
     release: PlanReleased | None = None
+    superseded_by: str | None = None
 
     @property
     def approvers(self) -> list[str]:
@@ -26,11 +27,13 @@ class PlanView:
 
     @property
     def status(self) -> str:
-        """released, rejected, or pending."""
+        """released, rejected, superseded (by a later plan before release), or pending."""
         if self.release is not None:
             return "released"
         if any(d.decision is Decision.REJECT for d in self.decisions):
             return "rejected"
+        if self.superseded_by is not None:
+            return "superseded"
         return "pending"
 
 
@@ -54,6 +57,10 @@ async def load_ledger(settings: CommonSettings) -> dict[str, PlanView]:
                     views[release.plan_id].release = release
         except DecodeError:
             continue  # malformed records are the services' dead letters, not the CLI's concern
+    for view in views.values():
+        older = views.get(view.plan.supersedes or "")
+        if older is not None and older.superseded_by is None:
+            older.superseded_by = view.plan.plan_id
     return views
 
 

@@ -45,7 +45,9 @@ def _one(plan_id: str) -> PlanView:
 @app.command("list")
 def list_plans(
     json_out: JsonFlag = False,
-    status: Annotated[str | None, typer.Option(help="pending, released or rejected")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, released, rejected or superseded")
+    ] = None,
 ) -> None:
     """List plans, newest last."""
     views = sorted(_ledger().values(), key=lambda v: v.plan.occurred_at)
@@ -58,6 +60,8 @@ def list_plans(
                     "status": v.status,
                     "approvers": v.approvers,
                     "orders": list(v.plan.order_ids),
+                    "supersedes": v.plan.supersedes,
+                    "superseded_by": v.superseded_by,
                 }
                 for v in views
             ]
@@ -75,14 +79,20 @@ def show(
     ] = None,
     diff_from: Annotated[
         str | None,
-        typer.Option("--diff", help="Also show what changed since this (earlier) plan id."),
+        typer.Option(
+            "--diff",
+            help="Show what changed since this earlier plan id (default: the plan it supersedes).",
+        ),
     ] = None,
 ) -> None:
-    """Show one plan: routes, stops, ETAs, loads, unserved orders, decisions."""
-    view = _one(plan_id)
+    """Show one plan: routes, stops, ETAs, loads, unserved orders, decisions, what it replaces."""
+    ledger = _ledger()
+    view = find(ledger, plan_id)
+    if view is None:
+        fail(f"no plan {plan_id!r}; `qm plans list` shows the plan ids")
     changes = None
-    if diff_from is not None:
-        older = find(_ledger(), diff_from)
+    if diff_from is not None or view.plan.supersedes is not None:
+        older = find(ledger, diff_from or view.plan.supersedes or "")
         if older is None:
             fail(f"no plan {diff_from!r} to diff against; `qm plans list` shows the plan ids")
         changes = render_diff(diff_plans(older.plan, view.plan))
@@ -95,6 +105,7 @@ def show(
                 "status": view.status,
                 "plan": view.plan.model_dump(mode="json"),
                 "approvers": view.approvers,
+                "superseded_by": view.superseded_by,
                 "release": view.release.model_dump(mode="json") if view.release else None,
                 **({"diff": changes} if changes is not None else {}),
             }
@@ -141,6 +152,11 @@ def _decide(
     valid_for_min: int,
 ) -> None:
     view = _one(plan_id)
+    if view.superseded_by is not None and view.status == "superseded":
+        fail(
+            f"plan {view.plan.plan_id} was superseded by {view.superseded_by}; review that one: "
+            f"qm plans show {view.superseded_by}"
+        )
     if view.status != "pending":
         fail(f"plan {view.plan.plan_id} is already {view.status}; nothing to decide")
     path = key or key_path(settings().state_dir, operator)

@@ -63,6 +63,10 @@ def show_plan(view: PlanView) -> None:
         f"{plan.solver.status} in {plan.solver.wall_seconds:.1f}s; risk: "
         f"{', '.join(plan.risk) or 'none'}; needs {approvals_required(plan)} approval(s)"
     )
+    if plan.supersedes is not None:
+        console.print(f"supersedes {plan.supersedes} (changes below)")
+    if view.superseded_by is not None:
+        console.print(f"[yellow]superseded by {view.superseded_by}[/]: decide on that plan")
     for route in plan.routes:
         table = Table(
             title=f"{route.vehicle_id} from {route.depot}: {route.distance_km:.1f} km, "
