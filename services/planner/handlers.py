@@ -9,8 +9,10 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
+from schemas.audit import AuditRecorded
 from schemas.envelope import utcnow
 from schemas.orders import OrderParsed
+from schemas.plans import PlanProposed
 from schemas.topics import Topic
 from services.common.broker import decode_or_dead_letter, publish, subscribe
 from services.common.codec import encode
@@ -18,6 +20,8 @@ from services.common.scenario import LoadedScenario
 from services.planner import metrics
 from services.planner.batching import Batcher
 from services.planner.pipeline import PlanInvalid, plan_batch
+from services.planner.problem import Lock, LocksInfeasible
+from services.planner.replan import Basis, Lineage, Proposed, combine, superseding
 from services.planner.settings import PlannerSettings
 
 log = logging.getLogger("qm.planner")
@@ -36,6 +40,7 @@ class Planner:
         self.batcher = Batcher(settings.batch_params())
         self._lock = asyncio.Lock()
         self._last: KafkaMessage | None = None
+        self.lineage = Lineage(max_orders=settings.replan_max_orders)
 
     async def on_order_parsed(self, msg: KafkaMessage) -> None:
         """Add an order to the open batch; flush when the batch is full."""
@@ -64,21 +69,34 @@ class Planner:
             except Exception:  # the loop must survive; the failure is logged and retried
                 log.exception("batch flush failed; will retry")
 
-    async def _plan(self, orders: list[OrderParsed]) -> None:
-        metrics.PENDING.set(0)
-        metrics.BATCH_ORDERS.observe(len(orders))
-        log.info(
-            "solving a batch of %d order(s), limit %.1fs", len(orders), self.settings.time_limit_s
+    async def on_audit(self, msg: KafkaMessage) -> None:
+        """Follow the gate's outcomes: a release may lock stops the head must keep."""
+        entry = await decode_or_dead_letter(
+            self.broker, Topic.AUDIT_EVENTS, AuditRecorded, msg, self.settings, SERVICE
         )
+        if entry is None or entry.plan_id not in self.lineage.plans:
+            return
+        async with self._lock:
+            if entry.kind == "plan_rejected":
+                self.lineage.on_rejected(entry.plan_id)
+            elif entry.kind == "plan_released":
+                basis = self.lineage.on_released(entry.plan_id)
+                if basis is not None:
+                    log.info(
+                        "%s was released while %s revised it: re-planning with its stops locked",
+                        entry.plan_id,
+                        basis.supersedes,
+                    )
+                    await self._plan([], basis)
+
+    async def _plan(self, orders: list[OrderParsed], basis: Basis | None = None) -> None:
+        metrics.PENDING.set(len(self.batcher))
+        if orders:
+            metrics.BATCH_ORDERS.observe(len(orders))
+        if basis is None and self.settings.replan:
+            basis = self.lineage.basis(len(orders), utcnow())
         try:
-            plan = await asyncio.to_thread(
-                plan_batch,
-                orders,
-                self.loaded,
-                utcnow(),
-                self.settings.plan_params(),
-                self.settings.solve_params(),
-            )
+            proposed = await self._solve(orders, basis)
         except PlanInvalid as err:
             metrics.PLANS.labels(outcome="invalid").inc()
             log.error("plan failed verification, not published: %s", err)
@@ -90,22 +108,62 @@ class Planner:
                     headers={"qm-reason": "plan_verification_failed", "qm-detail": str(err)[:1000]},
                 )
         else:
+            plan = proposed.plan
             await publish(self.broker, Topic.PLANS_PROPOSED, plan, plan.plan_id)
-            metrics.PLANS.labels(outcome="proposed").inc()
+            self.lineage.record(proposed)
+            metrics.PLANS.labels(outcome="replanned" if plan.supersedes else "proposed").inc()
             metrics.SOLVE_SECONDS.observe(plan.solver.wall_seconds)
             metrics.OBJECTIVE.set(plan.solver.objective)
             for unserved in plan.unserved:
                 metrics.UNSERVED.labels(priority=unserved.priority.value).inc()
             log.info(
-                "proposed %s: %d route(s), %.1f km, %d unserved",
+                "proposed %s%s: %d route(s), %.1f km, %d unserved",
                 plan.plan_id,
+                f" superseding {plan.supersedes}" if plan.supersedes else "",
                 len(plan.routes),
                 plan.distance_km,
                 len(plan.unserved),
             )
-        if self._last is not None:
-            # Commits everything consumed so far: all of it is in this plan or dead-lettered.
+        if self._last is not None and not len(self.batcher):
+            # Commits everything consumed so far: all of it is in a plan or dead-lettered.
             await self._last.ack()
+
+    async def _solve(self, orders: list[OrderParsed], basis: Basis | None) -> Proposed:
+        """Solve the batch, joined to the plan it supersedes when there is one."""
+        if basis is not None:
+            combined = combine(basis.orders, orders)
+            log.info(
+                "re-planning %s with %d new order(s), %d locked stop(s), limit %.1fs",
+                basis.supersedes,
+                len(orders),
+                len(basis.locks),
+                self.settings.time_limit_s,
+            )
+            try:
+                plan = await self._solve_orders(combined, basis.locks)
+            except LocksInfeasible as err:
+                log.warning("cannot keep the released stops (%s): planning the batch alone", err)
+            else:
+                return Proposed(
+                    superseding(plan, basis.supersedes), tuple(combined), basis.locked_to
+                )
+        log.info(
+            "solving a batch of %d order(s), limit %.1fs", len(orders), self.settings.time_limit_s
+        )
+        return Proposed(await self._solve_orders(orders, ()), tuple(orders))
+
+    async def _solve_orders(
+        self, orders: list[OrderParsed], locks: tuple[Lock, ...]
+    ) -> PlanProposed:
+        return await asyncio.to_thread(
+            plan_batch,
+            orders,
+            self.loaded,
+            utcnow(),
+            self.settings.plan_params(),
+            self.settings.solve_params(),
+            locks=locks,
+        )
 
 
 def build_router(planner: Planner) -> KafkaRouter:
@@ -118,4 +176,7 @@ def build_router(planner: Planner) -> KafkaRouter:
         group_id=planner.settings.group_id,
         ack_policy=AckPolicy.MANUAL,
     )
+    if planner.settings.replan:
+        # No group: every planner instance follows the gate's outcomes for its own plans.
+        subscribe(router, Topic.AUDIT_EVENTS, planner.on_audit, group_id=None, from_end=True)
     return router

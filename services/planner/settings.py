@@ -32,6 +32,14 @@ class PlannerSettings(CommonSettings):
         description="at start, read proposals back so no order is planned twice; "
         "off only to show the chaos oracle catches duplicates",
     )
+    replan: bool = Field(
+        default=True,
+        description="a new batch joins the latest open plan and supersedes it; stops of a "
+        "released plan stay locked to their vehicle and order",
+    )
+    replan_max_orders: int = Field(
+        default=100, ge=1, description="no re-plan beyond this many orders: start a fresh plan"
+    )
     group_id: str = "qm-planner"
     metrics_port: int = Field(default=9402, ge=0, le=65535)
 

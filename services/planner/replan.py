@@ -1,0 +1,117 @@
+"""Re-planning: which earlier plan a new batch supersedes, and whose stops stay locked (pure).
+
+The planner remembers the plans it proposed since it started. A new batch joins the latest one
+(the head) while the head is open: not rejected, not expired, not too large. The new plan then
+supersedes the head, so the gate refuses further decisions on the head. When a plan in the
+head's lineage was already released, its stops are locked: same vehicle, same order. When a
+release arrives for a plan the head supersedes but was not locked to (a human approved it while
+the revision was being solved), the head is re-planned at once with those locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.envelope import content_id
+from schemas.orders import OrderParsed
+from schemas.plans import PlanProposed
+from services.planner.problem import Lock, locks_from
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """A plan this planner proposed, the orders it was built from, and the release it keeps."""
+
+    plan: PlanProposed
+    orders: tuple[OrderParsed, ...]
+    locked_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a re-plan starts from: the plan it supersedes, its orders, the stops to keep."""
+
+    supersedes: str
+    orders: tuple[OrderParsed, ...]
+    locked_to: str | None
+    locks: tuple[Lock, ...]
+
+
+@dataclass
+class Lineage:
+    """The planner's memory of its own plans and what the gate did to them."""
+
+    max_orders: int = 100
+    plans: dict[str, Proposed] = field(default_factory=dict)
+    head: str | None = None
+    released: set[str] = field(default_factory=set)
+    rejected: set[str] = field(default_factory=set)
+
+    def record(self, proposed: Proposed) -> None:
+        """A plan was published: it becomes the head."""
+        self.plans[proposed.plan.plan_id] = proposed
+        self.head = proposed.plan.plan_id
+
+    def basis(self, new_orders: int, now: datetime) -> Basis | None:
+        """What the next batch supersedes, or None for a fresh plan."""
+        head = self.plans.get(self.head or "")
+        if head is None or head.plan.plan_id in self.rejected or head.plan.expires_at <= now:
+            return None
+        if len(head.orders) + new_orders > self.max_orders:
+            return None
+        return self._basis(head)
+
+    def on_released(self, plan_id: str) -> Basis | None:
+        """A plan was released; return a re-plan basis if the head must now keep its stops."""
+        self.released.add(plan_id)
+        head = self.plans.get(self.head or "")
+        if head is None or head.plan.plan_id == plan_id or head.plan.plan_id in self.rejected:
+            return None
+        if plan_id in self._lineage(head) and head.locked_to != plan_id:
+            return self._basis(head)
+        return None
+
+    def on_rejected(self, plan_id: str) -> None:
+        """A plan was rejected: it is never superseded (its orders are not proposed again)."""
+        self.rejected.add(plan_id)
+
+    def _lineage(self, proposed: Proposed) -> list[str]:
+        """The plan ids the head replaces, newest first."""
+        found: list[str] = []
+        step = proposed.plan.supersedes
+        while step is not None and step not in found:
+            found.append(step)
+            earlier = self.plans.get(step)
+            step = earlier.plan.supersedes if earlier is not None else None
+        return found
+
+    def _basis(self, head: Proposed) -> Basis:
+        chain = [head.plan.plan_id, *self._lineage(head)]
+        anchor = next((pid for pid in chain if pid in self.released), None)
+        locks = locks_from(self.plans[anchor].plan) if anchor in self.plans else ()
+        return Basis(head.plan.plan_id, head.orders, anchor, locks)
+
+
+def combine(earlier: Sequence[OrderParsed], new: Sequence[OrderParsed]) -> list[OrderParsed]:
+    """The earlier plan's orders then the new ones, each order once."""
+    seen: set[str] = set()
+    combined = []
+    for order in [*earlier, *new]:
+        if order.order_id not in seen:
+            seen.add(order.order_id)
+            combined.append(order)
+    return combined
+
+
+def superseding(plan: PlanProposed, earlier: str) -> PlanProposed:
+    """The plan marked as superseding `earlier`, with its own id and hash."""
+    draft = plan.model_copy(
+        update={"supersedes": earlier, "plan_id": content_id("plan", plan.plan_id, earlier)}
+    )
+    digest = draft.computed_hash()
+    final = draft.model_copy(
+        update={"plan_hash": digest, "message_id": content_id("msg", draft.plan_id, digest)}
+    )
+    return PlanProposed.model_validate(final.model_dump())
