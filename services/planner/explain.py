@@ -148,9 +148,11 @@ def _window_relaxation(
     if options:
         arrive, duty = min(options, key=lambda o: (o[0], o[1].vehicle_id))
         at = f"{epoch + timedelta(minutes=arrive):%Y-%m-%d %H:%MZ}"
+        # An order allowed to arrive late needs deliver_by only that much before the arrival.
+        due = f"{epoch + timedelta(minutes=arrive - d.late_min):%Y-%m-%d %H:%MZ}"
         return (
             f"; the earliest arrival is {at} from {duty.depot} by {vehicle_label(duty)}, "
-            f"so extend deliver_by to at least {at}"
+            f"so extend deliver_by to at least {due}"
         )
     nearest = min(
         capable,

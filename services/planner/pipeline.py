@@ -41,7 +41,7 @@ def plan_batch(
     solution = solve(problem, solve_params, progress)
     _check_locks_kept(problem, solution)
     plan = make_plan(orders, scenario, loaded.version, solution, problem, params, now)
-    violations = verify(plan, scenario, orders, locks=locks)
+    violations = verify(plan, scenario, orders, locks=locks, max_late_min=params.max_late_min)
     if violations:
         raise PlanInvalid(violations)
     return plan

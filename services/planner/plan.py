@@ -97,6 +97,7 @@ def _route(
                 priority=order.priority,
                 handling=tuple(sorted(job.skills)),
                 load_kg=round(order_weight_kg(order, scenario), 3),
+                late_min=0 if job.due_min is None else max(0, visit.arrival_min - job.due_min),
             )
         )
         nodes.append(job.node)

@@ -27,20 +27,41 @@ class PlanParams:
     horizon_hours: float = 48.0
     plan_ttl: timedelta = timedelta(hours=6)
     later_shift_cost_m: int = 100_000
+    # Soft deliver_by for non-urgent orders: up to max_late_min late, each minute costing as
+    # much as this many metres of driving. 0 keeps every deliver_by hard.
+    max_late_min: int = 0
+    late_penalty_per_min: int = 1_000
 
     def __post_init__(self) -> None:
         if self.horizon_hours <= 0:
             raise ValueError("horizon_hours must be positive; use e.g. 48")
         if self.plan_ttl <= timedelta(0):
             raise ValueError("plan_ttl must be positive; use e.g. 6 hours")
+        if self.max_late_min < 0:
+            raise ValueError("max_late_min must be 0 (hard deliver_by) or more; use e.g. 30")
+        if self.late_penalty_per_min < 1:
+            raise ValueError("late_penalty_per_min must be positive; use e.g. 1000 (metres)")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for hashing and for the plan's solver statistics."""
-        return {
+        out: dict[str, Any] = {
             "horizon_hours": self.horizon_hours,
             "plan_ttl_s": self.plan_ttl.total_seconds(),
             "later_shift_cost_m": self.later_shift_cost_m,
         }
+        if self.max_late_min:  # only then, so plans with hard windows keep their ids
+            out |= {
+                "max_late_min": self.max_late_min,
+                "late_penalty_per_min": self.late_penalty_per_min,
+            }
+        return out
+
+
+def late_allowance_min(order: OrderParsed, params: PlanParams) -> int:
+    """Minutes an order may arrive after deliver_by: none for urgent orders or without one."""
+    if order.deliver_by is None or order.priority is Priority.URGENT:
+        return 0
+    return params.max_late_min
 
 
 class MatrixProvider(Protocol):
@@ -113,6 +134,9 @@ class Job:
     penalty: int
     allowed: tuple[int, ...]
     reason: str | None
+    # Soft deliver_by: arriving after due_min costs late_penalty a minute, up to window[1].
+    due_min: int | None = None
+    late_penalty: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,10 +256,14 @@ class Demand:
     weight_kg: int
     volume_l: int
     skills: frozenset[str]
-    window: tuple[int, int]
+    window: tuple[int, int]  # the latest end includes the allowed lateness
+    due: int = 0
+    late_min: int = 0
 
 
-def _demand(order: OrderParsed, scenario: Scenario, epoch: datetime, horizon: int) -> Demand:
+def _demand(
+    order: OrderParsed, scenario: Scenario, epoch: datetime, horizon: int, late: int
+) -> Demand:
     items = [(scenario.item_by_sku[line.sku], line.quantity) for line in order.lines]
     weight = sum(item.weight_kg * qty for item, qty in items)
     volume = sum(item.volume_m3 * qty for item, qty in items)
@@ -246,7 +274,9 @@ def _demand(order: OrderParsed, scenario: Scenario, epoch: datetime, horizon: in
         weight_kg=math.ceil(weight - _EPS),
         volume_l=math.ceil(volume * 1000 - _EPS),
         skills=frozenset(h for item, _ in items for h in item.handling),
-        window=(max(lo, 0), min(hi, horizon)),
+        window=(max(lo, 0), min(hi + late, horizon)),
+        due=hi,
+        late_min=late,
     )
 
 
@@ -268,13 +298,16 @@ def _invalid_reason(order: OrderParsed, scenario: Scenario) -> str | None:
 
 
 def drop_penalties(
-    n_jobs: int, duties: Sequence[Duty], dist: Sequence[Sequence[int]]
+    n_jobs: int, duties: Sequence[Duty], dist: Sequence[Sequence[int]], late_cost: int = 0
 ) -> dict[Priority, int]:
-    """Drop penalties: a more pressing order is dropped only when it cannot be served."""
+    """Drop penalties: a more pressing order is dropped only when it cannot be served.
+
+    late_cost is the most lateness can cost one order, so serving late beats dropping.
+    """
     # routine > any total route cost; priority > all routine together; urgent > all priority.
     longest = max((max(row) for row in dist), default=0)
     fixed = max((duty.fixed_cost for duty in duties), default=0)
-    base = (n_jobs + len(duties) + 1) * (longest + fixed) + 1
+    base = (n_jobs + len(duties) + 1) * (longest + fixed + late_cost) + 1
     scale = n_jobs + 1
     urgent = base * scale * scale
     if urgent * max(n_jobs, 1) > _MAX_PENALTY:
@@ -315,7 +348,7 @@ def build_problem(
     depots = {depot: node for node, depot in enumerate(depot_ids)}
     duties = _duties(scenario, depots, epoch, round(params.horizon_hours * 60), params)
     horizon = max([round(params.horizon_hours * 60), *(duty.end_min for duty in duties)])
-    jobs = _jobs(valid, scenario, epoch, horizon, duties, dist, len(depot_ids))
+    jobs = _jobs(valid, scenario, epoch, horizon, duties, dist, len(depot_ids), params)
     # Depots have no service time: loading happens before the shift starts.
     service = (0,) * len(depot_ids) + tuple(job.service_min for job in jobs)
     return Problem(
@@ -398,11 +431,13 @@ def _jobs(
     duties: Sequence[Duty],
     dist: Sequence[Sequence[int]],
     first_node: int,
+    params: PlanParams,
 ) -> tuple[Job, ...]:
-    penalties = drop_penalties(len(orders), duties, dist)
+    late_cost = params.max_late_min * params.late_penalty_per_min
+    penalties = drop_penalties(len(orders), duties, dist, late_cost)
     jobs = []
     for node, order in enumerate(orders, start=first_node):
-        d = _demand(order, scenario, epoch, horizon)
+        d = _demand(order, scenario, epoch, horizon, late_allowance_min(order, params))
         service = scenario.location_by_id[order.destination].service_min
         allowed, reason = screen(d, node, service, duties, dist, epoch)
         jobs.append(
@@ -419,6 +454,8 @@ def _jobs(
                 penalty=penalties[order.priority],
                 allowed=allowed,
                 reason=reason,
+                due_min=d.due if d.late_min else None,
+                late_penalty=params.late_penalty_per_min if d.late_min else 0,
             )
         )
     return tuple(jobs)

@@ -27,6 +27,12 @@ class PlannerSettings(CommonSettings):
     )
     horizon_hours: float = Field(default=48.0, gt=0)
     plan_ttl_hours: float = Field(default=6.0, gt=0)
+    max_late_min: int = Field(
+        default=0, ge=0, description="non-urgent orders may arrive this late after deliver_by"
+    )
+    late_penalty_per_min: int = Field(
+        default=1000, ge=1, description="cost of a minute late, in metres of driving"
+    )
     dedupe: bool = Field(
         default=True,
         description="at start, read proposals back so no order is planned twice; "
@@ -52,7 +58,10 @@ class PlannerSettings(CommonSettings):
     def plan_params(self) -> PlanParams:
         """Problem and plan parameters."""
         return PlanParams(
-            horizon_hours=self.horizon_hours, plan_ttl=timedelta(hours=self.plan_ttl_hours)
+            horizon_hours=self.horizon_hours,
+            plan_ttl=timedelta(hours=self.plan_ttl_hours),
+            max_late_min=self.max_late_min,
+            late_penalty_per_min=self.late_penalty_per_min,
         )
 
     def solve_params(self) -> SolveParams:

@@ -13,7 +13,7 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from services.planner.construct import savings_routes
-from services.planner.problem import Duty, Problem
+from services.planner.problem import Duty, Job, Problem
 
 _STATUS = routing_enums_pb2.RoutingSearchStatus.Value
 _FIRST = routing_enums_pb2.FirstSolutionStrategy.Value
@@ -322,7 +322,7 @@ def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None
         if k in locked:
             # No disjunction: a locked stop is never dropped; _add_locks fixes its vehicle.
             if time_dim is not None:
-                time_dim.CumulVar(index).SetRange(*job.window)
+                _window(time_dim, index, job)
             continue
         routing.AddDisjunction([index], job.penalty)
         # -1 is "not performed": a job no duty can serve is forced out rather than made
@@ -330,7 +330,14 @@ def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None
         if len(job.allowed) < everyone:
             routing.VehicleVar(index).SetValues([-1, *job.allowed])
         if job.allowed and time_dim is not None:
-            time_dim.CumulVar(index).SetRange(*job.window)
+            _window(time_dim, index, job)
+
+
+def _window(time_dim: Any, index: int, job: Job) -> None:
+    """The hard window, and past a soft deliver_by a cost for every minute late."""
+    time_dim.CumulVar(index).SetRange(*job.window)
+    if job.due_min is not None and job.due_min < job.window[1]:
+        time_dim.SetCumulVarSoftUpperBound(index, job.due_min, job.late_penalty)
 
 
 def _add_locks(problem: Problem, manager: Any, routing: Any) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from schemas.orders import OrderParsed
+from schemas.orders import OrderParsed, Priority
 from schemas.plans import PlanProposed, Route
 from services.common.scenario import Scenario, Vehicle
 from services.planner.problem import (
@@ -29,13 +30,18 @@ def verify(
     matrix: MatrixProvider | None = None,
     *,
     locks: Sequence[Lock] = (),
+    max_late_min: int = 0,
 ) -> list[str]:
-    """Every rule the plan breaks, one sentence each; an empty list means the plan is valid."""
+    """Every rule the plan breaks, one sentence each; an empty list means the plan is valid.
+
+    max_late_min is how late after deliver_by a non-urgent order may arrive (PlanParams).
+    """
     by_id = {order.order_id: order for order in unique_orders(orders)}
     provider = matrix or GreatCircleMatrix(scenario.road_factor)
     found = _coverage(plan, by_id)
     for route in plan.routes:
         found.extend(_route(route, scenario, by_id, provider))
+        found.extend(_lateness(route, by_id, max_late_min))
     found.extend(_overlaps(plan.routes))
     found.extend(_locks(plan, locks))
     if plan.computed_hash() != plan.plan_hash:
@@ -114,8 +120,27 @@ def _stops(route: Route, scenario: Scenario, by_id: dict[str, OrderParsed]) -> l
             found.append(f"{vehicle.id} lacks {', '.join(sorted(missing))} for {order.order_id}")
         if order.not_before and stop.arrival < order.not_before:
             found.append(f"{order.order_id} arrives {stop.arrival:%F %H:%M}, before its window")
+    return found
+
+
+def _lateness(route: Route, by_id: dict[str, OrderParsed], max_late_min: int) -> list[str]:
+    """Arrivals after deliver_by: declared as they are, and no later than allowed."""
+    found = []
+    for stop in route.stops:
+        order = by_id.get(stop.order_id)
+        if order is None:
+            continue
+        late = 0
         if order.deliver_by and stop.arrival > order.deliver_by:
-            found.append(f"{order.order_id} arrives {stop.arrival:%F %H:%M}, after deliver_by")
+            late = math.ceil((stop.arrival - order.deliver_by).total_seconds() / 60)
+            allowed = 0 if order.priority is Priority.URGENT else max_late_min
+            if late > allowed:
+                found.append(
+                    f"{order.order_id} arrives {stop.arrival:%F %H:%M}, {late} min after "
+                    f"deliver_by; {allowed} min allowed"
+                )
+        if stop.late_min != late:
+            found.append(f"{order.order_id} declares {stop.late_min} min late; it is {late}")
     return found
 
 
