@@ -119,6 +119,9 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
         "QM_PARSER_GROUP_ID": f"e2e-parser-{run_id}",
         "QM_PLANNER_GROUP_ID": f"e2e-planner-{run_id}",
         "QM_PLANNER_TIME_LIMIT_S": "2",
+        # Tests share topics, so another test's batch would supersede this one's plan; the
+        # re-planning tests switch it on for themselves.
+        "QM_PLANNER_REPLAN": "false",
         "QM_LOG_LEVEL": "INFO",
     }
     logs = tmp_path / "logs"
