@@ -10,6 +10,7 @@ from schemas.plans import PlanProposed
 from services.common.scenario import LoadedScenario
 from services.planner.plan import make_plan
 from services.planner.problem import Lock, LocksInfeasible, PlanParams, Problem, build_problem
+from services.planner.roads import matrix_for
 from services.planner.solver import Progress, Solution, SolveParams, solve
 from services.planner.verify import verify
 
@@ -37,11 +38,15 @@ def plan_batch(
     locked order, and are never dropped; LocksInfeasible when that is no longer possible.
     """
     scenario = loaded.scenario
-    problem = build_problem(orders, scenario, now, params, locks=locks)
+    # One provider for the solve and the re-check: both see the same road distances.
+    matrix = matrix_for(params.matrix_url, scenario.road_factor)
+    problem = build_problem(orders, scenario, now, params, matrix, locks=locks)
     solution = solve(problem, solve_params, progress)
     _check_locks_kept(problem, solution)
     plan = make_plan(orders, scenario, loaded.version, solution, problem, params, now)
-    violations = verify(plan, scenario, orders, locks=locks, max_late_min=params.max_late_min)
+    violations = verify(
+        plan, scenario, orders, matrix, locks=locks, max_late_min=params.max_late_min
+    )
     if violations:
         raise PlanInvalid(violations)
     return plan

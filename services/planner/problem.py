@@ -31,6 +31,8 @@ class PlanParams:
     # much as this many metres of driving. 0 keeps every deliver_by hard.
     max_late_min: int = 0
     late_penalty_per_min: int = 1_000
+    # An OSRM table service for road distances; empty uses great circle times the road factor.
+    matrix_url: str = ""
 
     def __post_init__(self) -> None:
         if self.horizon_hours <= 0:
@@ -41,6 +43,8 @@ class PlanParams:
             raise ValueError("max_late_min must be 0 (hard deliver_by) or more; use e.g. 30")
         if self.late_penalty_per_min < 1:
             raise ValueError("late_penalty_per_min must be positive; use e.g. 1000 (metres)")
+        if self.matrix_url and not self.matrix_url.startswith(("http://", "https://")):
+            raise ValueError("matrix_url must be an http(s) URL of an OSRM service, or empty")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for hashing and for the plan's solver statistics."""
@@ -54,6 +58,8 @@ class PlanParams:
                 "max_late_min": self.max_late_min,
                 "late_penalty_per_min": self.late_penalty_per_min,
             }
+        if self.matrix_url:  # distances come from elsewhere, so the plan is another one
+            out["matrix_url"] = self.matrix_url
         return out
 
 

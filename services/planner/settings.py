@@ -46,6 +46,11 @@ class PlannerSettings(CommonSettings):
     replan_max_orders: int = Field(
         default=100, ge=1, description="no re-plan beyond this many orders: start a fresh plan"
     )
+    matrix_url: str = Field(
+        default="",
+        pattern=r"^(https?://.+)?$",
+        description="OSRM service for road distances (GET /table/v1/driving); empty: great circle",
+    )
     group_id: str = "qm-planner"
     metrics_port: int = Field(default=9402, ge=0, le=65535)
 
@@ -62,6 +67,7 @@ class PlannerSettings(CommonSettings):
             plan_ttl=timedelta(hours=self.plan_ttl_hours),
             max_late_min=self.max_late_min,
             late_penalty_per_min=self.late_penalty_per_min,
+            matrix_url=self.matrix_url,
         )
 
     def solve_params(self) -> SolveParams:

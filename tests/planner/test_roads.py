@@ -1,0 +1,159 @@
+"""Road distances from an OSRM table service, against a tiny local server, and the fallback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from services.common.scenario import LoadedScenario
+from services.planner.pipeline import plan_batch
+from services.planner.problem import GreatCircleMatrix, PlanParams
+from services.planner.roads import OsrmTableMatrix, matrix_for
+from services.planner.settings import PlannerSettings
+from tests.planner.conftest import OrderFactory
+from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
+
+POINTS = [(35.0, 44.0), (35.1, 44.0), (35.0, 44.1)]
+
+
+class _Osrm(BaseHTTPRequestHandler):
+    """Answers like OSRM: a Manhattan distance of 100 km per degree, or what `answer` says."""
+
+    answer: tuple[int, Any] | None = None
+    requests: list[str] = []  # noqa: RUF012  # shared on purpose: the test reads what was asked
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        status, body = self.answer or (200, self._table())
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _table(self) -> dict[str, Any]:
+        url = urlsplit(self.path)
+        if parse_qs(url.query).get("annotations") != ["distance"]:
+            return {"code": "InvalidQuery", "message": "no annotations=distance"}
+        coords = url.path.removeprefix("/table/v1/driving/").split(";")
+        lonlat = [tuple(map(float, c.split(","))) for c in coords]
+        rows = [
+            [round((abs(a[0] - b[0]) + abs(a[1] - b[1])) * 100_000) for b in lonlat] for a in lonlat
+        ]
+        return {"code": "Ok", "distances": rows}
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test reads requests, not a log."""
+
+
+@pytest.fixture
+def osrm() -> Iterator[str]:
+    """A local OSRM look-alike; its base URL."""
+    _Osrm.answer, _Osrm.requests = None, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Osrm)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_table_comes_from_the_service_in_lon_lat_order(osrm: str) -> None:
+    """Coordinates go as lon,lat; the distances are the service's, not great circle."""
+    got = OsrmTableMatrix(osrm + "/").matrix(POINTS)
+    assert got == [[0, 10_000, 10_000], [10_000, 0, 20_000], [10_000, 20_000, 0]]
+    (path,) = _Osrm.requests
+    assert path.startswith("/table/v1/driving/44.000000,35.000000;44.000000,35.100000;")
+    assert path.endswith("?annotations=distance")
+
+
+def test_distances_are_remembered_so_a_re_check_sees_the_same_roads(osrm: str) -> None:
+    """A subset of points already fetched is answered without asking again."""
+    matrix = OsrmTableMatrix(osrm)
+    matrix.matrix(POINTS)
+    _Osrm.answer = (500, {})
+    assert matrix.matrix([POINTS[2], POINTS[0]]) == [[0, 10_000], [10_000, 0]]
+    assert len(_Osrm.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (500, {"message": "down"}),
+        (200, {"code": "NoTable"}),
+        (200, {"code": "Ok", "distances": [[0]]}),
+    ],
+)
+def test_a_failing_service_falls_back_to_great_circle_with_a_warning(
+    osrm: str, answer: tuple[int, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Server errors, error codes and malformed tables give the great-circle matrix."""
+    _Osrm.answer = answer
+    with caplog.at_level(logging.WARNING, logger="qm.planner"):
+        got = OsrmTableMatrix(osrm, fallback=GreatCircleMatrix(1.3)).matrix(POINTS)
+    assert got == GreatCircleMatrix(1.3).matrix(POINTS)
+    assert "using great-circle distances" in caplog.text
+
+
+def test_an_unreachable_service_falls_back(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing listening (a closed port) is a failure like any other."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Osrm)
+    port = server.server_address[1]
+    server.server_close()
+    with caplog.at_level(logging.WARNING, logger="qm.planner"):
+        got = OsrmTableMatrix(f"http://127.0.0.1:{port}", timeout_s=2).matrix(POINTS)
+    assert got == GreatCircleMatrix().matrix(POINTS)
+    assert "failed" in caplog.text
+
+
+def test_unroutable_pairs_alone_are_estimated(osrm: str) -> None:
+    """OSRM's null for one pair is filled from great circle; the rest stay the service's."""
+    _Osrm.answer = (
+        200,
+        {"code": "Ok", "distances": [[0, 1500, None], [1500, 0, 700], [2000, 700, 0]]},
+    )
+    got = OsrmTableMatrix(osrm, fallback=GreatCircleMatrix(1.3)).matrix(POINTS)
+    assert got == [
+        [0, 1500, GreatCircleMatrix(1.3).matrix(POINTS)[0][2]],
+        [1500, 0, 700],
+        [2000, 700, 0],
+    ]
+
+
+def test_the_setting_selects_the_provider(osrm: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QM_PLANNER_MATRIX_URL picks OSRM; empty keeps great circle with the road factor."""
+    monkeypatch.setenv("QM_PLANNER_MATRIX_URL", osrm)
+    assert PlannerSettings().plan_params().matrix_url == osrm
+    assert isinstance(matrix_for(osrm, 1.3), OsrmTableMatrix)
+    assert matrix_for("", 1.7) == GreatCircleMatrix(1.7)
+    with pytest.raises(ValueError, match="http"):
+        PlanParams(matrix_url="osrm:5000")
+
+
+def test_a_plan_is_solved_and_verified_on_the_service_distances(
+    osrm: str, order: OrderFactory
+) -> None:
+    """The route's declared distance is the sum of the service's legs, and verify agrees."""
+    loaded = LoadedScenario(
+        scenario=scenario_with(vehicle("TRUCK-A", "DEPOT-A", 2000, 6)), path="t", sha256="0" * 64
+    )
+    orders = [order("a", "FOB-1", ("TARP", 1)), order("b", "HOSP-1", ("TARP", 1))]
+    plan = plan_batch(orders, loaded, NOW, PlanParams(matrix_url=osrm), FAST)
+    (route,) = plan.routes
+    where = {loc.id: (loc.lat, loc.lon) for loc in loaded.scenario.locations}
+    legs = pairwise([route.depot, *(s.location for s in route.stops), route.depot])
+    metres = sum(
+        round((abs(where[a][0] - where[b][0]) + abs(where[a][1] - where[b][1])) * 100_000)
+        for a, b in legs
+    )
+    assert route.distance_km == pytest.approx(metres / 1000) == 40.0
+    assert plan.solver.params["plan"]["matrix_url"] == osrm
