@@ -22,6 +22,7 @@ from services.planner.bench import (
     mean_gaps,
     read_bks,
     read_instance,
+    read_json_bks,
 )
 from services.planner.problem import Problem
 from services.planner.solver import Solution, SolveParams, solve
@@ -34,7 +35,13 @@ DEFAULT_BKS = Path("../shared/bench/bks.csv")
 @app.command("planner")
 def planner(
     paths: Annotated[list[Path], typer.Argument(help="Instance files or folders of them.")],
-    bks: Annotated[Path, typer.Option(help="bks.csv with best-known distances.")] = DEFAULT_BKS,
+    bks: Annotated[
+        Path,
+        typer.Option(
+            help="bks.csv with best-known distances; *-bks.json files beside the instances "
+            "(Li & Lim, Cordeau) are read too."
+        ),
+    ] = DEFAULT_BKS,
     time_limit: Annotated[float, typer.Option(help="Seconds per instance.")] = 5.0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N instances.")] = None,
@@ -63,7 +70,8 @@ def planner(
         )
     except ValueError as err:
         fail(str(err))
-    results = _run(files, read_bks(bks), params)
+    # Li & Lim and Cordeau best-known costs come in JSON files beside their instances.
+    results = _run(files, read_bks(bks) | read_json_bks(paths), params)
     console.print(results_table(results))
     console.print(summary_table(results))
     if json_out is not None:

@@ -1,13 +1,15 @@
-"""Benchmark instances (Solomon, Gehring-Homberger, CVRPLIB X): read, convert, re-check, score."""
+"""Benchmark instances (Solomon, Homberger, CVRPLIB X, Li & Lim, Cordeau): read, solve, score."""
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,30 +17,48 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import vrplib  # type: ignore[import-untyped]  # ships no type information
 
-from services.planner.problem import Customers, Problem, customers_problem
+from schemas.orders import Priority
+from services.planner.problem import (
+    Customers,
+    Duty,
+    Job,
+    Problem,
+    customers_problem,
+    drop_penalties,
+)
 
 if TYPE_CHECKING:  # result types only; this module must not load OR-Tools
     from services.planner.solver import Solution
 
-# Integer units per unit of distance: one decimal kept exactly (DIMACS), or nearest integer.
-SCALE = {"dimacs_trunc1": 10, "tsplib_nint": 1}
+# Integer units per unit of distance: one decimal kept exactly (DIMACS), or nearest integer;
+# exact double distances are re-checked as they are.
+SCALE = {"dimacs_trunc1": 10, "tsplib_nint": 1, "exact_double": 1}
+# The solver's integer units: exact distances go in hundredths, travel times rounded up so a
+# schedule the solver finds feasible is feasible in exact arithmetic too.
+_SOLVE_SCALE = {"dimacs_trunc1": 10, "tsplib_nint": 1, "exact_double": 100}
+# Float noise allowed when re-checking exact double times.
+_TOL = 1e-6
 # Guards float noise in floor(); a true distance is never this close below an integer.
 _EPS = 1e-9
 
 
 @dataclass(frozen=True)
 class Instance:
-    """One benchmark instance in its own units; node 0 is the depot."""
+    """One benchmark instance in its own units; nodes 0..depots-1 are the depots."""
 
     name: str
     set: str
     convention: str
     coords: tuple[tuple[float, float], ...]
-    demand: tuple[int, ...]
+    demand: tuple[int, ...]  # a delivery of a pickup-delivery pair has a negative demand
     capacity: int
-    vehicles: int
+    vehicles: int  # per depot
     windows: tuple[tuple[int, int], ...] | None
     service: tuple[int, ...]
+    depots: int = 1
+    pairs: tuple[tuple[int, int], ...] = ()  # (pickup node, delivery node)
+    max_duration: int | None = None  # longest route, driving plus service
+    fleet_fixed: bool = True  # False: the fleet is unlimited (CVRPLIB)
 
 
 @dataclass(frozen=True)
@@ -95,12 +115,84 @@ def read_bks(path: Path) -> dict[str, Bks]:
     return out
 
 
+def read_json_bks(paths: Iterable[Path]) -> dict[str, Bks]:
+    """Best-known costs from the `*-bks.json` files (Li & Lim, Cordeau) in or above the paths."""
+    out: dict[str, Bks] = {}
+    folders = {p if p.is_dir() else p.parent for p in paths}
+    found = {f for d in folders for f in (*d.rglob("*-bks.json"), *d.parent.glob("*-bks.json"))}
+    for file in sorted(found):
+        for name, row in json.loads(file.read_text()).items():
+            used = row.get("solved_with_vehicles")
+            out[name.lower()] = Bks(
+                instance=name,
+                set=row["class"],
+                convention="exact_double",
+                vehicles=int(used) if used is not None else None,
+                distance=float(row["best_known_cost"]),
+            )
+    return out
+
+
 def read_instance(path: Path, bks: dict[str, Bks] | None = None) -> Instance:
-    """A Solomon/Homberger text file or a CVRPLIB .vrp file, labelled by bks.csv when listed."""
+    """A Solomon/Homberger, Li & Lim or Cordeau text file or a CVRPLIB .vrp file, by content."""
     known = (bks or {}).get(path.stem.lower())
     if path.suffix.lower() == ".vrp":
         return _cvrp(path, known)
+    head = path.read_text().split("\n", 1)[0].split()
+    if len(head) == 3:
+        return _li_lim(path, known)
+    if len(head) == 4:
+        return _cordeau(path, known)
     return _solomon(path, known)
+
+
+def _rows(path: Path) -> list[list[float]]:
+    return [
+        [float(x) for x in line.split()] for line in path.read_text().splitlines() if line.strip()
+    ]
+
+
+def _li_lim(path: Path, known: Bks | None) -> Instance:
+    """Li & Lim PDPTW: `K Q S`, then `i x y demand ready due service pickup delivery` rows."""
+    (vehicles, capacity, _speed), *tasks = _rows(path)
+    # A pickup names its delivery in the last column; a delivery names its pickup before it.
+    pairs = tuple((int(t[0]), int(t[8])) for t in tasks if t[0] > 0 and t[7] == 0)
+    return Instance(
+        name=known.instance if known else path.stem,
+        set=known.set if known else ("li_lim_100" if len(tasks) <= 111 else "li_lim_200"),
+        convention="exact_double",
+        coords=tuple((t[1], t[2]) for t in tasks),
+        demand=tuple(int(t[3]) for t in tasks),
+        capacity=int(capacity),
+        vehicles=int(vehicles),
+        windows=tuple((int(t[4]), int(t[5])) for t in tasks),
+        service=tuple(int(t[6]) for t in tasks),
+        pairs=pairs,
+    )
+
+
+def _cordeau(path: Path, known: Bks | None) -> Instance:
+    """Cordeau MDVRP: `type m n t`, t rows `D Q`, n customers `i x y d q ...`, t depots `i x y`."""
+    (kind, per_depot, n, t), *rows = _rows(path)
+    n, t = int(n), int(t)
+    limits, customers, depots = rows[:t], rows[t : t + n], rows[t + n : t + n + t]
+    if kind != 2 or len(depots) != t or len({(d, q) for d, q, *_ in limits}) != 1:
+        raise ValueError(f"{path}: not a Cordeau MDVRP file with one duration and capacity")
+    duration, capacity = limits[0][:2]
+    nodes = [*depots, *customers]  # depots first, as the planner numbers nodes
+    return Instance(
+        name=known.instance if known else path.stem,
+        set=known.set if known else "cordeau",
+        convention="exact_double",
+        coords=tuple((r[1], r[2]) for r in nodes),
+        demand=(0,) * t + tuple(int(r[4]) for r in customers),
+        capacity=int(capacity),
+        vehicles=int(per_depot),
+        windows=None,
+        service=(0,) * t + tuple(int(r[3]) for r in customers),
+        depots=t,
+        max_duration=int(duration) or None,
+    )
 
 
 def _solomon(path: Path, known: Bks | None) -> Instance:
@@ -140,13 +232,16 @@ def _cvrp(path: Path, known: Bks | None) -> Instance:
         vehicles=bound + max(2, math.ceil(bound * 0.2)),
         windows=None,
         service=(0,) * len(demand),
+        fleet_fixed=False,
     )
 
 
-def arc(instance: Instance, i: int, j: int) -> int:
-    """Distance from node i to node j in integer units of the instance's convention."""
+def arc(instance: Instance, i: int, j: int) -> float:
+    """Distance from node i to node j in units of the convention (integer unless exact)."""
     (xi, yi), (xj, yj) = instance.coords[i], instance.coords[j]
     exact = math.hypot(xi - xj, yi - yj)
+    if instance.convention == "exact_double":
+        return exact
     if instance.convention == "dimacs_trunc1":
         return math.floor(exact * 10 + _EPS)
     return math.floor(exact + 0.5)
@@ -165,6 +260,8 @@ def matrix(instance: Instance) -> tuple[tuple[int, ...], ...]:
 
 def to_problem(instance: Instance) -> Problem:
     """The planner's problem for an instance; travel time equals distance, as the sets define."""
+    if instance.convention == "exact_double":
+        return _general_problem(instance)
     dist = matrix(instance)
     scale = SCALE[instance.convention]
     if instance.windows is None:
@@ -185,47 +282,168 @@ def to_problem(instance: Instance) -> Problem:
     return customers_problem(customers)
 
 
+def _general_problem(instance: Instance) -> Problem:
+    """Several depots, pickup-delivery pairs or a duration limit, in hundredths of a unit."""
+    scale, t, n = _SOLVE_SCALE[instance.convention], instance.depots, len(instance.demand)
+    exact = [
+        [math.hypot(a[0] - b[0], a[1] - b[1]) * scale for b in instance.coords]
+        for a in instance.coords
+    ]
+    dist = tuple(tuple(round(d) for d in row) for row in exact)
+    travel = tuple(tuple(math.ceil(d) for d in row) for row in exact)
+    service = tuple(s * scale for s in instance.service)
+    if instance.windows is None:
+        horizon = sum(max(row) for row in travel) + sum(service) + 1
+        windows = ((0, horizon),) * n
+    else:
+        windows = tuple((a * scale, b * scale) for a, b in instance.windows)
+        horizon = max(b for _, b in windows)
+    duties = tuple(
+        Duty(
+            f"D{d}V{v}",
+            str(d),
+            d,
+            windows[d][0],
+            _duty_end(instance, windows[d], scale),
+            instance.capacity,
+            0,
+            frozenset(),
+            1.0,
+            0,
+        )
+        for d in range(t)
+        for v in range(instance.vehicles)
+    )
+    penalty = drop_penalties(n - t, duties, dist)[Priority.ROUTINE]
+    every = tuple(range(len(duties)))
+    jobs = tuple(
+        Job(
+            str(k),
+            k,
+            str(k),
+            Priority.ROUTINE,
+            instance.demand[k],
+            0,
+            frozenset(),
+            windows[k],
+            service[k],
+            penalty,
+            every,
+            None,
+        )
+        for k in range(t, n)
+    )
+    return Problem(
+        epoch=datetime(2000, 1, 1, tzinfo=UTC),
+        horizon_min=horizon,
+        locations=tuple(str(k) for k in range(n)),
+        distance_m=dist,
+        service_min=service,
+        duties=duties,
+        jobs=jobs,
+        travel_min=travel,
+        pairs=tuple((p - t, d - t) for p, d in instance.pairs),
+    )
+
+
+def _duty_end(instance: Instance, window: tuple[int, int], scale: int) -> int:
+    if instance.max_duration is None:
+        return window[1]
+    return min(window[1], window[0] + instance.max_duration * scale)
+
+
 def routes_of(problem: Problem, solution: Solution) -> list[list[int]]:
     """The solution's non-empty routes as customer node lists."""
     return [[problem.jobs[v.job].node for v in tour.visits] for tour in solution.tours]
 
 
-def route_distance(instance: Instance, routes: Sequence[Sequence[int]]) -> float:
+def depots_of(problem: Problem, solution: Solution) -> list[int]:
+    """The depot node of each of the solution's routes, in the order of routes_of."""
+    return [problem.duties[tour.duty].node for tour in solution.tours]
+
+
+def route_distance(
+    instance: Instance, routes: Sequence[Sequence[int]], depots: Sequence[int] | None = None
+) -> float:
     """Total distance of depot-to-depot routes under the instance's convention."""
-    units = sum(arc(instance, a, b) for r in routes if r for a, b in pairwise([0, *r, 0]))
+    starts = depots or [0] * len(routes)
+    units = sum(
+        arc(instance, a, b)
+        for r, depot in zip(routes, starts, strict=True)
+        if r
+        for a, b in pairwise([depot, *r, depot])
+    )
     return units / SCALE[instance.convention]
 
 
-def check(instance: Instance, routes: Sequence[Sequence[int]]) -> list[str]:
-    """Every rule the routes break (coverage, capacity, windows); empty means feasible."""
-    customers = range(1, len(instance.demand))
+def check(
+    instance: Instance, routes: Sequence[Sequence[int]], depots: Sequence[int] | None = None
+) -> list[str]:
+    """Every rule the routes break (coverage, fleet, capacity, pairs, windows, duration)."""
+    starts = list(depots or [0] * len(routes))
+    customers = range(instance.depots, len(instance.demand))
     seen = Counter(c for route in routes for c in route)
     found = [f"customer {c} is visited {n} times" for c, n in seen.items() if n > 1]
     found += [f"customer {c} is not visited" for c in customers if c not in seen]
     found += [f"node {c} is not a customer" for c in seen if c not in customers]
+    found += [
+        f"route {k} starts at {d}, not a depot"
+        for k, d in enumerate(starts)
+        if not 0 <= d < instance.depots
+    ]
     if found:
         return found
-    used = [route for route in routes if route]
-    if instance.windows is not None and len(used) > instance.vehicles:
-        found.append(f"{len(used)} routes exceed the fleet of {instance.vehicles}")
-    for k, route in enumerate(used):
-        load = sum(instance.demand[c] for c in route)
-        if load > instance.capacity:
-            found.append(f"route {k} carries {load} > capacity {instance.capacity}")
-        found += _late(instance, k, route)
+    used = [(route, depot) for route, depot in zip(routes, starts, strict=True) if route]
+    for depot, count in Counter(depot for _, depot in used).items():
+        if instance.fleet_fixed and count > instance.vehicles:
+            found.append(f"{count} routes exceed the fleet of {instance.vehicles} at depot {depot}")
+    for k, (route, depot) in enumerate(used):
+        peak = max(_prefix_loads(instance, route))
+        if peak > instance.capacity:
+            found.append(f"route {k} carries {peak} > capacity {instance.capacity}")
+        found += _pairs(instance, k, route)
+        found += _late(instance, k, route, depot)
     return found
 
 
-def _late(instance: Instance, k: int, route: Sequence[int]) -> list[str]:
-    if instance.windows is None:
-        return []
-    scale = SCALE[instance.convention]
-    clock = instance.windows[0][0] * scale
+def _prefix_loads(instance: Instance, route: Sequence[int]) -> list[int]:
+    """The load after each stop: pickups add, deliveries (negative demand) unload."""
+    loads, load = [], 0
+    for c in route:
+        load += instance.demand[c]
+        loads.append(load)
+    return loads
+
+
+def _pairs(instance: Instance, k: int, route: Sequence[int]) -> list[str]:
+    where = {c: i for i, c in enumerate(route)}
     found = []
-    for a, b in pairwise([0, *route, 0]):
+    for p, d in instance.pairs:
+        if (p in where) != (d in where):
+            found.append(f"route {k} serves only one of pickup {p} and its delivery {d}")
+        elif p in where and where[p] > where[d]:
+            found.append(f"route {k} delivers {d} before its pickup {p}")
+    if min(_prefix_loads(instance, route), default=0) < 0:
+        found.append(f"route {k} delivers more than it picked up")
+    return found
+
+
+def _late(instance: Instance, k: int, route: Sequence[int], depot: int = 0) -> list[str]:
+    scale = SCALE[instance.convention]
+    found = []
+    if instance.windows is None:
+        clock = 0.0
+        for a, b in pairwise([depot, *route, depot]):
+            clock += instance.service[a] * scale + arc(instance, a, b)
+        limit = instance.max_duration
+        if limit is not None and clock > limit * scale + _TOL:
+            found.append(f"route {k} lasts {clock / scale} > limit {limit}")
+        return found
+    clock = instance.windows[depot][0] * scale
+    for a, b in pairwise([depot, *route, depot]):
         opens, closes = (t * scale for t in instance.windows[b])
         start = max(clock + instance.service[a] * scale + arc(instance, a, b), opens)
-        if start > closes:
+        if start > closes + _TOL:
             found.append(f"route {k} reaches node {b} at {start / scale} > due {closes / scale}")
         clock = start
     return found
@@ -242,9 +460,9 @@ def evaluate(instance: Instance, bks: Bks | None, solver: Callable[[Problem], So
     problem = to_problem(instance)
     solution = solver(problem)
     seconds = time.monotonic() - started
-    routes = routes_of(problem, solution)
-    problems = tuple(check(instance, routes))
-    distance = route_distance(instance, routes)
+    routes, depots = routes_of(problem, solution), depots_of(problem, solution)
+    problems = tuple(check(instance, routes, depots))
+    distance = route_distance(instance, routes, depots)
     return Result(
         instance=instance.name,
         set=instance.set,

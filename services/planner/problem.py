@@ -199,6 +199,8 @@ class Problem:
     travel_min: tuple[tuple[int, ...], ...] | None = None
     locks: tuple[Lock, ...] = ()
     locked: tuple[LockedRun, ...] = ()
+    # (pickup, delivery) job indices served by one duty, pickup first (benchmarks).
+    pairs: tuple[tuple[int, int], ...] = ()
 
     def travel(self, duty: Duty, i: int, j: int) -> int:
         """Minutes the duty's vehicle needs from node i to node j."""

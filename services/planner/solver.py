@@ -212,6 +212,7 @@ def _model(problem: Problem) -> tuple[Any, Any, Any | None]:
     time_dim = _add_time(problem, routing) if time_binds(problem) else None
     _add_jobs(problem, manager, routing, time_dim)
     _add_locks(problem, manager, routing)
+    _add_pairs(problem, manager, routing, time_dim)
     return manager, routing, time_dim
 
 
@@ -267,6 +268,8 @@ def _add_capacities(problem: Problem, routing: Any) -> None:
 def time_binds(problem: Problem) -> bool:
     """Whether any window or shift could cut a route short; if not, time is left out."""
     full = (0, problem.horizon_min)
+    if problem.pairs:  # a pickup precedes its delivery in time
+        return True
     if any(job.window != full for job in problem.jobs) or any(
         (duty.start_min, duty.end_min) != full for duty in problem.duties
     ):
@@ -355,6 +358,18 @@ def _add_locks(problem: Problem, manager: Any, routing: Any) -> None:
         indices = [manager.NodeToIndex(problem.jobs[k].node) for k in run.jobs]
         for a, b in pairwise(indices):
             routing.solver().Add(rank.CumulVar(a) < rank.CumulVar(b))
+
+
+def _add_pairs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None) -> None:
+    """Each pickup and its delivery on one vehicle, the pickup first (or both dropped)."""
+    for p, d in problem.pairs:
+        pickup = manager.NodeToIndex(problem.jobs[p].node)
+        delivery = manager.NodeToIndex(problem.jobs[d].node)
+        routing.AddPickupAndDelivery(pickup, delivery)
+        # Equal vehicles also make them active together: -1 is "not performed".
+        routing.solver().Add(routing.VehicleVar(pickup) == routing.VehicleVar(delivery))
+        if time_dim is not None:  # always: time_binds keeps time when there are pairs
+            routing.solver().Add(time_dim.CumulVar(pickup) <= time_dim.CumulVar(delivery))
 
 
 def _watch(routing: Any, progress: Callable[[Progress], None], started: float) -> None:
