@@ -9,7 +9,7 @@ from services.common.scenario import Scenario
 from services.parser.extraction import Extraction, is_grounded, too_long
 from services.parser.items import ItemsResult, Line, catalog, resolve_items
 from services.parser.places import choose_destination, gazetteer
-from services.parser.policy import Category, post_check, screen
+from services.parser.policy import Category, Screen, post_check, screen
 from services.parser.priority import Priority, resolve_priority
 from services.parser.quantities import convert, parse_quantity
 from services.parser.requester import find_requester
@@ -125,10 +125,17 @@ def _requester(text: str, phrases: dict[str, str]) -> tuple[str | None, str]:
 
 
 def interpret(
-    text: str, submitted_at: datetime, scenario: Scenario, extraction: Extraction | None
+    text: str,
+    submitted_at: datetime,
+    scenario: Scenario,
+    extraction: Extraction | None,
+    screened: Screen | None = None,
 ) -> Outcome:
-    """Judge one order: red lines first, then destination, lines, window, priority, requester."""
-    screened = screen(text)
+    """Judge one order: red lines first, then destination, lines, window, priority, requester.
+
+    `screened` is `screen(text)` when the caller already has it (the screen is pure).
+    """
+    screened = screen(text) if screened is None else screened
     flags = ["injection"] if screened.injection else []
     if screened.refused:
         return Refused(screened.refused, screened.reasons, tuple(flags))

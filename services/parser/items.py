@@ -152,8 +152,12 @@ class Catalog:
         return out
 
 
+_SEPARATORS = re.compile(r"[\s\-']+")
+_BROKEN_OFF = re.compile(r"[;\n]|\w{5,}[.!?]\s")
+
+
 def _key(name: str) -> str:
-    return re.sub(r"[\s\-']+", " ", name.lower()).strip()
+    return _SEPARATORS.sub(" ", name.lower()).strip()
 
 
 catalog = per_scenario(Catalog)
@@ -183,7 +187,7 @@ def _attach_before(text: str, mentions: list[_Mention]) -> set[int]:
     for mention in mentions:
         window = text[max(floor, mention.start - 60) : mention.start]
         match = _BEFORE.search(window)
-        if match and not re.search(r"[;\n]|\w{5,}[.!?]\s", match.group()):
+        if match and not _BROKEN_OFF.search(match.group()):
             mention.qty, mention.unit, mention.gap = match["qty"], match["unit"], match["gap"]
             used.add(mention.start - len(window) + match.start("qty"))
         floor = mention.end

@@ -197,7 +197,9 @@ def to_latlon(grid: Grid) -> tuple[float, float]:
     return latlon_from_utm(grid.zone, easting, northing, north=grid.band >= "N")
 
 
+@lru_cache(maxsize=4096)
 def _location_point(lat: float, lon: float, mgrs: str | None, zone: int) -> tuple[float, float]:
+    # Pure and asked for every location at every grid read: computed once per location and zone.
     if mgrs:
         parsed = parse_grid(mgrs)
         if parsed is not None and parsed.zone == zone:

@@ -49,14 +49,14 @@ def understand(
     """
     pre = screen(text)
     if pre.refused is not None or backend is None:
-        return interpret(text, submitted_at, scenario, None), None
+        return interpret(text, submitted_at, scenario, None, pre), None
     if policy == "fallback":
-        alone = interpret(text, submitted_at, scenario, None)
+        alone = interpret(text, submitted_at, scenario, None, pre)
         if isinstance(alone, Accepted):
             return alone, None
     # The model only reads the text with injected segments removed.
     extracted = extract(backend, pre.clean_text)
-    return interpret(text, submitted_at, scenario, extracted.extraction), extracted
+    return interpret(text, submitted_at, scenario, extracted.extraction, pre), extracted
 
 
 def parse_many(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from services.common.scenario import Scenario, per_scenario
 from services.parser import mgrs
+from services.parser.alternation import factored
 
 _NEGATED = re.compile(
     r"(?:\bnot(?: to)?|\binstead of|\brather than|\bno longer(?: to)?|\bnot going to)"
@@ -29,7 +30,9 @@ def alias_body(alias: str) -> str:
 
 def alias_regex(aliases: list[str], after: str = r"(?![\w\-]|\.\d)") -> re.Pattern[str]:
     """One case-insensitive regex for many aliases (longest first), bounded on both sides."""
-    bodies = "|".join(alias_body(a) for a in sorted(aliases, key=len, reverse=True))
+    bodies = factored(
+        (alias_body(a) for a in sorted(aliases, key=len, reverse=True)), ignore_case=True
+    )
     return re.compile(rf"(?<![\w\-])(?:{bodies}){after}", re.IGNORECASE)
 
 
@@ -95,7 +98,7 @@ class Gazetteer:
 
     def _fuzzy(self, text: str) -> list[Mention]:
         out = []
-        for word in re.finditer(r"\b[A-Z][A-Za-z]{4,}\b", text):
+        for word in _CAPITALISED.finditer(text):
             for alias, loc_id in self._words.items():
                 if abs(len(alias) - len(word.group())) <= 1 and _within_one(
                     alias, word.group().lower()
@@ -105,8 +108,12 @@ class Gazetteer:
         return out
 
 
+_SEPARATORS = re.compile(r"[\s\-']+")
+_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]{4,}\b")
+
+
 def _key(name: str) -> str:
-    return re.sub(r"[\s\-']+", " ", name.lower()).strip()
+    return _SEPARATORS.sub(" ", name.lower()).strip()
 
 
 def _within_one(a: str, b: str) -> bool:

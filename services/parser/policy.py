@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, Protocol
 
 Category = Literal["surveillance", "use_of_force"]
 _I = re.IGNORECASE
 
+# Patterns whose every alternative starts at a word boundary before a word character open with
+# `\b(?=\w)`: it matches the same, and `re` stops at other positions before trying each branch.
+
 # --- prompt injection: text addressed to a machine rather than to logistics staff -------------
 _MACHINE = re.compile(
-    r"\b(?:AI|LLM|A\.I\.)\b|(?i:\b(?:AI assistant|language models?|parsing model|parser|chatbot|"
+    r"\b(?=\w)(?:\b(?:AI|LLM|A\.I\.)\b|"
+    r"(?i:\b(?:AI assistant|language models?|parsing model|parser|chatbot|"
     r"automated (?:system|dispatcher|note|parser|planner)|system prompt|dispatcher bot|AI model|"
-    r"mod[eè]le|syst[eè]me automatis[ée]|instruction syst[eè]me)\b)"
+    r"mod[eè]le|syst[eè]me automatis[ée]|instruction syst[eè]me)\b))"
 )
 _COMMAND = re.compile(
-    r"\b(?:ignore|ignorez|disregard|override|overrides?|mark|set|approve[ds]?|approuv[ée]|"
+    r"\b(?=\w)(?:ignore|ignorez|disregard|override|overrides?|mark|set|approve[ds]?|approuv[ée]|"
     r"skip|escalate|change|update|multiply|reject|respond|route|send|dispatch|forward|"
     r"pre-approved|treat|process|passez|marquez|priority|priorit[ée]|must|always|silently)\b",
     _I,
@@ -38,6 +43,7 @@ _BLOCKS = re.compile(
     r"\b[A-Za-z0-9+/]{40,}={0,2}",
     re.DOTALL | re.MULTILINE,
 )
+_NOT_NEWLINE = re.compile(r"[^\n]")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+(?=\s|$)|(?=\n)|$)")
 _FOLLOW_ON = re.compile(
     r"\b(?:approved?|approval|review|dispatch|parser|priority|flash|urgent|override|instructions?|"
@@ -72,12 +78,13 @@ _SURV_STRONG = re.compile(
     r"security services|police|secret police|informants?)\b",
     _I,
 )
+_CLAUSES = re.compile(r"[.!?;\n]+")
 _PEOPLE_NEG = re.compile(r"\b(?:no|not|without|never)\s+(?:\w+\s+){0,2}$", _I)
 
 # --- use of force -------------------------------------------------------------------------------
 _FORCE = re.compile(
-    r"(?<!\bthe )(?<!\ba )\bfir(?:e|es|ed|ing)\b(?!\s+(?:up|extinguishers?|safety|trucks?|"
-    r"station|brigade|damage|hazards?|alarms?|fighting|wood|pit|drill|broke|started))"
+    r"\b(?=\w)(?:(?<!\bthe )(?<!\ba )\bfir(?:e|es|ed|ing)\b"
+    r"(?!\s+(?:up|extinguishers?|safety|trucks?|station|brigade|damage|hazards?|alarms?|fighting|wood|pit|drill|broke|started))"
     r"(?:\s+\w+){0,6}?\s+(?:at|on|onto|into|upon)\b|"
     r"\b(?:suppressive|indirect|direct|covering|harassing|preparatory)\s+fires?\b|"
     r"\bfire missions?\b|"
@@ -93,9 +100,10 @@ _FORCE = re.compile(
     r"\bsnipers?\b|\b(?:throw|lob|detonate|plant)\w*\s+(?:them|the|grenades?|explosives?)\b|"
     r"\bgrenades?\b|\bdetain\w*|\barrest\w*\b|\bround up\b|\b(?:ram|run over|mow down)\s+"
     r"(?:the|any|them)|\b(?:drive|drove) (?:the \w+ )?into the crowd|\barm (?:the|them|villagers|"
-    r"militias?) to\b|\bhand out (?:rifles|weapons|guns)",
+    r"militias?) to\b|\bhand out (?:rifles|weapons|guns))",
     _I,
 )
+_FORCE_HINT = re.compile(r"\b(?:fire|strike|engage|kill|target)\w*", _I)
 _FORCE_NEG = re.compile(
     r"\b(?:drivers'? strike|strike is over|on strike|strike action|detain(?:ed|ment)? (?:at|by) "
     r"customs|arrest(?:ed|ing)? (?:the )?(?:decline|spread|deterioration))\b",
@@ -112,7 +120,11 @@ class Screen:
     injection: bool
     injection_spans: tuple[tuple[int, int], ...]
     clean_text: str
-    hints: tuple[str, ...] = ()
+
+    @cached_property
+    def hints(self) -> tuple[str, ...]:
+        """Red-line words in the clean text; read only when a model asks to refuse."""
+        return _hints(self.clean_text)
 
 
 class RefusalFlag(Protocol):
@@ -132,23 +144,40 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def _blank_blocks(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with blocks blanked out (offsets kept); their spans are appended to `spans`."""
+
+    def blank(match: re.Match[str]) -> str:
+        spans.append(match.span())
+        return _NOT_NEWLINE.sub(" ", match.group())
+
+    return _BLOCKS.sub(blank, text)
+
+
 def _injection_spans(text: str) -> list[tuple[int, int]]:
-    spans = [(m.start(), m.end()) for m in _BLOCKS.finditer(text)]
+    spans: list[tuple[int, int]] = []
     # Blank out blocks (keeping offsets) so the sentence around a block is judged on its own.
-    text = _BLOCKS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
-    sentences = list(_SENTENCE.finditer(text))
+    text = _blank_blocks(text, spans)
+    # A sentence starts and ends beside a non-word character (or an end of the text), so what
+    # matches inside a sentence matches in the whole text: no match there, no hit anywhere.
+    may_hit = bool(_STRONG.search(text)) or (
+        bool(_MACHINE.search(text)) and bool(_COMMAND.search(text))
+    )
     flagged = False
     line_of_flag = -1
-    for match in sentences:
+    for match in _SENTENCE.finditer(text):
         chunk = match.group()
         line_no = text.count("\n", 0, match.start())
-        line = text[text.rfind("\n", 0, match.start()) + 1 :].split("\n", 1)[0]
-        hit = bool(_STRONG.search(chunk)) or (
-            bool(_MACHINE.search(chunk)) and bool(_COMMAND.search(chunk))
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", line_start)
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        hit = may_hit and (
+            bool(_STRONG.search(chunk))
+            or (bool(_MACHINE.search(chunk)) and bool(_COMMAND.search(chunk)))
         )
-        header = match.start() == text.rfind("\n", 0, match.start()) + 1 + (
-            len(line) - len(line.lstrip())
-        ) and bool(_HEADER_LINE.match(line))
+        header = match.start() == line_start + (len(line) - len(line.lstrip())) and bool(
+            _HEADER_LINE.match(line)
+        )
         follow = flagged and line_no == line_of_flag and bool(_FOLLOW_ON.search(chunk))
         if hit or header or follow:
             spans.append((match.start(), match.end()))
@@ -170,7 +199,7 @@ def _strip(text: str, spans: list[tuple[int, int]]) -> str:
 
 def _surveillance(text: str) -> list[str]:
     reasons = [f"surveillance:{m.group().lower()}" for m in _SURV_STRONG.finditer(text)]
-    for sentence in re.split(r"[.!?;\n]+", text):
+    for sentence in _CLAUSES.split(text):
         for verb in _SURV_VERB.finditer(sentence):
             window = sentence[verb.end() : verb.end() + 90]
             for person in _PEOPLE.finditer(window):
@@ -190,9 +219,7 @@ def _force(text: str) -> list[str]:
 
 def _hints(text: str) -> tuple[str, ...]:
     found = {m.group().lower() for m in _SURV_VERB.finditer(text)}
-    found |= {
-        m.group().lower() for m in re.finditer(r"\b(?:fire|strike|engage|kill|target)\w*", text, _I)
-    }
+    found |= {m.group().lower() for m in _FORCE_HINT.finditer(text)}
     return tuple(sorted(found))
 
 
@@ -214,7 +241,6 @@ def screen(text: str) -> Screen:
         injection=bool(spans),
         injection_spans=tuple(spans),
         clean_text=clean,
-        hints=_hints(clean),
     )
 
 

@@ -138,9 +138,16 @@ UNIT_WORDS: dict[str, str] = {
 UNIT = r"(?:" + "|".join(sorted(map(re.escape, UNIT_WORDS), key=len, reverse=True)) + r")(?![\w])"
 
 
+_SPACES = re.compile(r"\s+")
+_PAIR = re.compile(r"a (?:pair|couple) of")
+_HALF = re.compile(r"(?:one )?half(?: an?)?")
+_FRACTION = re.compile(r"(\d+) ?/ ?(\d+)")
+_NUMBER = re.compile(r"([\d,]+(?:\.\d+)?) ?(k)?")
+
+
 def parse_quantity(phrase: str) -> Fraction | None:
     """Numeric value of a quantity phrase ("2,000", "1.5k", "thirty-six", "half a dozen")."""
-    text = re.sub(r"\s+", " ", phrase.strip().lower().replace("-", " "))
+    text = _SPACES.sub(" ", phrase.strip().lower().replace("-", " "))
     if not text:
         return None
     if "dozen" in text:
@@ -149,14 +156,14 @@ def parse_quantity(phrase: str) -> Fraction | None:
             return Fraction(6)
         count = _words(head) if head and head not in ("a", "an") else 1
         return None if count is None else Fraction(count * 12)
-    if re.fullmatch(r"a (?:pair|couple) of", text):
+    if _PAIR.fullmatch(text):
         return Fraction(2)
-    if re.fullmatch(r"(?:one )?half(?: an?)?", text):
+    if _HALF.fullmatch(text):
         return Fraction(1, 2)
-    frac = re.fullmatch(r"(\d+) ?/ ?(\d+)", text)
+    frac = _FRACTION.fullmatch(text)
     if frac and int(frac[2]):
         return Fraction(int(frac[1]), int(frac[2]))
-    num = re.fullmatch(r"([\d,]+(?:\.\d+)?) ?(k)?", text)
+    num = _NUMBER.fullmatch(text)
     if num:
         value = Fraction(num[1].replace(",", ""))
         return value * 1000 if num[2] else value

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from services.parser.alternation import factored
+
 _I = re.IGNORECASE
 _MONTHS = {
     "jan": 1,
@@ -88,11 +90,14 @@ _PERIODS = {
     "apres-midi": (12, 18),
     "tarde": (12, 18),
 }
-_MONTH_RE = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")[a-z]*\.?"
-_WD_RE = r"(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")"
+# Every pattern that uses these ignores case.
+_MONTH_RE = rf"(?:{factored(sorted(_MONTHS, key=len, reverse=True), ignore_case=True)})[a-z]*\.?"
+_WD_RE = rf"(?:{factored(sorted(_WEEKDAYS, key=len, reverse=True), ignore_case=True)})"
 _ZONE = r"(?:\s*(?:z\b|zulu\b|utc\b|gmt\b|hrs?\b|hours\b))?"
+# Every alternative starts at a word boundary before a word character; saying so first (the
+# same matches) spares `re` trying each alternative at every other position.
 _ELEMENT = re.compile(
-    rf"(?P<dtg>\b\d{{6}}\s*z\s*{_MONTH_RE}\s*\d{{2}}\b)|(?P<sdtg>\b\d{{6}}z\b)|"
+    rf"\b(?=\w)(?:(?P<dtg>\b\d{{6}}\s*z\s*{_MONTH_RE}\s*\d{{2}}\b)|(?P<sdtg>\b\d{{6}}z\b)|"
     rf"(?P<date1>\b\d{{1,2}}(?:st|nd|rd|th|er)?\s+(?:de\s+)?{_MONTH_RE}(?:\s+\d{{4}}\b)?)|"
     rf"(?P<date2>\b{_MONTH_RE}\s+\d{{1,2}}(?:st|nd|rd|th)?\b)|"
     rf"(?P<nth>\bthe\s+\d{{1,2}}(?:st|nd|rd|th)\b)|"
@@ -105,7 +110,7 @@ _ELEMENT = re.compile(
     r"(?<!la )(?<!por )mañana(?! por))\b(?!'s))|"
     rf"(?P<weekday>\b{_WD_RE}\b(?!'s))|"
     r"(?P<period>\b(?:morning|matin(?:ée)?|afternoon|apr[eè]s-midi|"
-    r"(?:por|en|de) la (?:mañana|tarde))\b)",
+    r"(?:por|en|de) la (?:mañana|tarde))\b))",
     _I,
 )
 _FILLER = re.compile(r"^[\s,]*(?:(?:on|the|at|of|de|del|le|el|@|\(|\))[\s,]*)*$", _I)
@@ -163,21 +168,23 @@ def _groups(text: str) -> list[_Group]:
     return groups
 
 
+_ZONED = re.compile(r"[zcutghr]\s*$", _I)
+_VOLUME_AFTER = re.compile(r"^\s*(?:gal|gallons?|l\b|liters?|litres?)", _I)
+_CLOCK_BEFORE = re.compile(
+    rf"(?:\b(?:{_DEADLINE}|{_EARLIEST}|between|and|at|{_WD_RE}|today|tomorrow|tmrw)|"
+    r"\d{4}z?\s*[-–])\s*$",
+    _I,
+)
+_CLOCK_AFTER = re.compile(rf"\s*(?:today|tomorrow|tmrw|on\b|{_WD_RE})", _I)
+
+
 def _clock_ok(text: str, match: re.Match[str]) -> bool:
     raw = match.group()
-    if re.search(r"[zcutghr]\s*$", raw, _I) or ":" in raw or "h" in raw.lower():
-        return not re.match(r"^\s*(?:gal|gallons?|l\b|liters?|litres?)", text[match.end() :], _I)
+    if _ZONED.search(raw) or ":" in raw or "h" in raw.lower():
+        return not _VOLUME_AFTER.match(text[match.end() :])
     before = text[max(0, match.start() - 24) : match.start()]
     after = text[match.end() : match.end() + 14]
-    return bool(
-        re.search(
-            rf"(?:\b(?:{_DEADLINE}|{_EARLIEST}|between|and|at|{_WD_RE}|today|tomorrow|tmrw)|"
-            r"\d{4}z?\s*[-–])\s*$",
-            before,
-            _I,
-        )
-        or re.match(rf"\s*(?:today|tomorrow|tmrw|on\b|{_WD_RE})", after, _I)
-    )
+    return bool(_CLOCK_BEFORE.search(before) or _CLOCK_AFTER.match(after))
 
 
 def _day(group: _Group, submitted: datetime, month_hint: int | None) -> date | None:
