@@ -23,6 +23,7 @@ from services.planner.pipeline import PlanInvalid, plan_batch
 from services.planner.problem import Lock, LocksInfeasible
 from services.planner.replan import Basis, Lineage, Proposed, combine, superseding
 from services.planner.settings import PlannerSettings
+from services.planner.solver import Progress
 
 log = logging.getLogger("qm.planner")
 SERVICE = "planner"
@@ -155,15 +156,27 @@ class Planner:
     async def _solve_orders(
         self, orders: list[OrderParsed], locks: tuple[Lock, ...]
     ) -> PlanProposed:
-        return await asyncio.to_thread(
-            plan_batch,
-            orders,
-            self.loaded,
-            utcnow(),
-            self.settings.plan_params(),
-            self.settings.solve_params(),
-            locks=locks,
-        )
+        metrics.SOLVING.set(1)
+        try:
+            return await asyncio.to_thread(
+                plan_batch,
+                orders,
+                self.loaded,
+                utcnow(),
+                self.settings.plan_params(),
+                self.settings.solve_params(),
+                _report_progress,
+                locks=locks,
+            )
+        finally:
+            metrics.SOLVING.set(0)
+
+
+def _report_progress(progress: Progress) -> None:
+    """Runs in the solver's thread at every new best solution: metrics are thread-safe."""
+    metrics.SEARCH_BEST.set(progress.objective)
+    metrics.SEARCH_IMPROVEMENTS.inc()
+    metrics.SEARCH_ELAPSED.set(progress.wall_seconds)
 
 
 def build_router(planner: Planner) -> KafkaRouter:

@@ -16,3 +16,13 @@ BATCH_ORDERS = Histogram(
 )
 UNSERVED = Counter("qm_planner_unserved_orders", "Orders a plan left unserved.", ["priority"])
 PENDING = Gauge("qm_planner_orders_waiting", "Parsed orders waiting for their batch to close.")
+SOLVING = Gauge("qm_planner_solving", "1 while a batch is being solved, else 0.")
+SEARCH_BEST = Gauge(
+    "qm_planner_search_best_objective", "Best objective found so far by the running solve."
+)
+SEARCH_IMPROVEMENTS = Counter(
+    "qm_planner_search_improvements", "New best solutions found during searches."
+)
+SEARCH_ELAPSED = Gauge(
+    "qm_planner_search_elapsed_seconds", "Seconds into the running solve at its last new best."
+)

@@ -57,6 +57,9 @@ def test_revisions_supersede_and_keep_released_stops_locked(stack: Stack, tmp_pa
 
     (first,) = _submit(stack, tmp_path, [FIRST])
     p1 = _pending_with(stack, {first})
+    # The solve reports its progress as metrics while it runs.
+    assert stack.metric("planner", "qm_planner_search_improvements_total") >= 1
+    assert stack.metric("planner", "qm_planner_solving") == 0
     _approve(stack, p1["plan_id"])
     released = wait_for(
         "the release", lambda: _releases(bootstrap).get(p1["plan_id"]), 60, stack.logs
