@@ -233,10 +233,11 @@ def watch(
                 seen[view.plan.plan_id] = state
                 latest = view.decisions[-1] if view.decisions else None
                 by = f" — {latest.decision.value} by {latest.operator_id}" if latest else ""
+                revises = f", supersedes {view.plan.supersedes}" if view.plan.supersedes else ""
                 console.print(
                     f"{utcnow():%H:%M:%SZ} {view.plan.plan_id} {view.status}: "
                     f"{len(view.plan.order_ids)} orders, {view.plan.distance_km:.0f} km"
-                    f"{by}"
+                    f"{revises}{by}"
                 )
         if once:
             return
