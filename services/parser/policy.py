@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, Protocol
 
+from services.parser.alternation import factored
+
 Category = Literal["surveillance", "use_of_force"]
 _I = re.IGNORECASE
 
@@ -26,11 +28,12 @@ _COMMAND = re.compile(
     r"pre-approved|treat|process|passez|marquez|priority|priorit[ée]|must|always|silently)\b",
     _I,
 )
+# Every alternative starts with one of these letters: other positions fail at once.
 _STRONG = re.compile(
-    r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:previous|prior|above|earlier)\s+"
+    r"(?=[adfhipsy])(?:\b(?:ignore|disregard|forget)\b.{0,30}\b(?:previous|prior|above|earlier)\s+"
     r"(?:instructions?|prompts?|rules?)|ignorez les consignes|\bapproved\"?\s*[:=]\s*\"?true|"
     r"status\s*=\s*approved|skip (?:the )?(?:human )?review|human review is not required|"
-    r"\b(?:you are now|pretend (?:to be|you are)|act as (?:an?|the) (?:admin|approver|system))",
+    r"\b(?:you are now|pretend (?:to be|you are)|act as (?:an?|the) (?:admin|approver|system)))",
     _I,
 )
 _HEADER_LINE = re.compile(
@@ -52,15 +55,37 @@ _FOLLOW_ON = re.compile(
 )
 
 # --- surveillance: people (or their data) as the object of collection ---------------------------
-_SURV_VERB = re.compile(
-    r"\b(?:track(?:s|ed|ing)?|monitor(?:s|ed|ing)?|film(?:s|ed|ing)?|photograph(?:s|ed|ing)?|"
-    r"record(?:s|ed|ing)?|identif(?:y|ies|ied|ying)|geolocat\w*|profil(?:e|es|ed|ing)|"
-    r"log(?:s|ged|ging)?|captur\w*|collect(?:s|ed|ing)?|compile[sd]?|surveil\w*|spy|"
-    r"intercept\w*|watch(?:es|ed|ing)?|tag(?:s|ged)?|trackers?|tracking devices?|bug(?:s|ged)?|"
-    r"(?:build|make|compile|keep) (?:a|an) (?:list|"
-    r"database|register|file|profile)|databases?|footage|pictures?|photos?)\b",
-    _I,
+_SURV_VERBS = (
+    r"track(?:s|ed|ing)?",
+    r"monitor(?:s|ed|ing)?",
+    r"film(?:s|ed|ing)?",
+    r"photograph(?:s|ed|ing)?",
+    r"record(?:s|ed|ing)?",
+    r"identif(?:y|ies|ied|ying)",
+    r"geolocat\w*",
+    r"profil(?:e|es|ed|ing)",
+    r"log(?:s|ged|ging)?",
+    r"captur\w*",
+    r"collect(?:s|ed|ing)?",
+    r"compile[sd]?",
+    r"surveil\w*",
+    r"spy",
+    r"intercept\w*",
+    r"watch(?:es|ed|ing)?",
+    r"tag(?:s|ged)?",
+    r"trackers?",
+    r"tracking devices?",
+    r"bug(?:s|ged)?",
+    r"build (?:a|an) (?:list|database|register|file|profile)",
+    r"make (?:a|an) (?:list|database|register|file|profile)",
+    r"compile (?:a|an) (?:list|database|register|file|profile)",
+    r"keep (?:a|an) (?:list|database|register|file|profile)",
+    r"databases?",
+    r"footage",
+    r"pictures?",
+    r"photos?",
 )
+_SURV_VERB = re.compile(rf"\b(?=\w)(?:{factored(_SURV_VERBS, ignore_case=True)})\b", _I)
 _PEOPLE = re.compile(
     r"\b(?:people|persons?|residents?|civilians?|(?:wo)?m[ae]n|males?|females?|famil(?:y|ies)(?:'s)?|"
     r"everyone(?:'s)?|everybody|anyone|villagers?|refugees?|idps?|patients?|recipients?|"
@@ -82,27 +107,69 @@ _CLAUSES = re.compile(r"[.!?;\n]+")
 _PEOPLE_NEG = re.compile(r"\b(?:no|not|without|never)\s+(?:\w+\s+){0,2}$", _I)
 
 # --- use of force -------------------------------------------------------------------------------
-_FORCE = re.compile(
-    r"\b(?=\w)(?:(?<!\bthe )(?<!\ba )\bfir(?:e|es|ed|ing)\b"
-    r"(?!\s+(?:up|extinguishers?|safety|trucks?|station|brigade|damage|hazards?|alarms?|fighting|wood|pit|drill|broke|started))"
-    r"(?:\s+\w+){0,6}?\s+(?:at|on|onto|into|upon)\b|"
-    r"\b(?:suppressive|indirect|direct|covering|harassing|preparatory)\s+fires?\b|"
-    r"\bfire missions?\b|"
-    r"\bopen fire\b|\bcall for fire\b|\bair ?strikes?\b|\bdrone strikes?\b|"
-    r"\bstrike\s+(?:the|on|at|against)\s+(?!is\b)|\bengag(?:e|es|ing)\s+(?:any|every|all|the)?\s*"
-    r"(?:vehicles?|persons?|people|anyone|anybody|targets?|enem(?:y|ies)|hostiles?|civilians?|"
-    r"crowds?|them|fighters|insurgents|militants)\b|\bambush\w*|\bkill ?zones?\b|"
-    r"\bkill\s+(?:anyone|everyone|them|him|her|the (?:men|people|civilians))\b|"
-    r"\btake out\s+(?:anyone|everyone|them|the (?:men|people|target|compound))|"
-    r"\b(?:neutrali[sz]e|eliminate|destroy|shell|bomb|raze|attack|assault)\s+(?:the|any|every|"
-    r"that|those|a)\b|\bby any means necessary\b|\bwarning shots?\b|\b(?:lethal|deadly) force\b|"
-    r"\bshoot\s+(?:at|anyone|everyone|to kill|on sight|them|the (?:men|people|driver))\b|"
-    r"\bsnipers?\b|\b(?:throw|lob|detonate|plant)\w*\s+(?:them|the|grenades?|explosives?)\b|"
-    r"\bgrenades?\b|\bdetain\w*|\barrest\w*\b|\bround up\b|\b(?:ram|run over|mow down)\s+"
-    r"(?:the|any|them)|\b(?:drive|drove) (?:the \w+ )?into the crowd|\barm (?:the|them|villagers|"
-    r"militias?) to\b|\bhand out (?:rifles|weapons|guns))",
-    _I,
+# "fire(d) … at/on …" but not "the fire", "a fire" or "fire extinguishers …".
+_FIRE_AT = (
+    r"(?<!\bthe )(?<!\ba )fir(?:e|es|ed|ing)\b"
+    r"(?!\s+(?:up|extinguishers?|safety|trucks?|station|brigade|damage|hazards?|alarms?|"
+    r"fighting|wood|pit|drill|broke|started))"
+    r"(?:\s+\w+){0,6}?\s+(?:at|on|onto|into|upon)\b"
 )
+_FORCE_PHRASES = (
+    r"suppressive\s+fires?\b",
+    r"indirect\s+fires?\b",
+    r"direct\s+fires?\b",
+    r"covering\s+fires?\b",
+    r"harassing\s+fires?\b",
+    r"preparatory\s+fires?\b",
+    r"fire missions?\b",
+    r"open fire\b",
+    r"call for fire\b",
+    r"air ?strikes?\b",
+    r"drone strikes?\b",
+    r"strike\s+(?:the|on|at|against)\s+(?!is\b)",
+    r"engag(?:e|es|ing)\s+(?:any|every|all|the)?\s*(?:vehicles?|persons?|people|anyone|anybody|"
+    r"targets?|enem(?:y|ies)|hostiles?|civilians?|crowds?|them|fighters|insurgents|militants)\b",
+    r"ambush\w*",
+    r"kill ?zones?\b",
+    r"kill\s+(?:anyone|everyone|them|him|her|the (?:men|people|civilians))\b",
+    r"take out\s+(?:anyone|everyone|them|the (?:men|people|target|compound))",
+    *(
+        rf"{verb}\s+(?:the|any|every|that|those|a)\b"
+        for verb in (
+            "neutrali[sz]e",
+            "eliminate",
+            "destroy",
+            "shell",
+            "bomb",
+            "raze",
+            "attack",
+            "assault",
+        )
+    ),
+    r"by any means necessary\b",
+    r"warning shots?\b",
+    r"lethal force\b",
+    r"deadly force\b",
+    r"shoot\s+(?:at|anyone|everyone|to kill|on sight|them|the (?:men|people|driver))\b",
+    r"snipers?\b",
+    *(
+        rf"{verb}\w*\s+(?:them|the|grenades?|explosives?)\b"
+        for verb in ("throw", "lob", "detonate", "plant")
+    ),
+    r"grenades?\b",
+    r"detain\w*",
+    r"arrest\w*\b",
+    r"round up\b",
+    r"ram\s+(?:the|any|them)",
+    r"run over\s+(?:the|any|them)",
+    r"mow down\s+(?:the|any|them)",
+    r"drive (?:the \w+ )?into the crowd",
+    r"drove (?:the \w+ )?into the crowd",
+    r"arm (?:the|them|villagers|militias?) to\b",
+    r"hand out (?:rifles|weapons|guns)",
+)
+# Every phrase starts at a word boundary; the fire-at rule is tried first, as it always was.
+_FORCE = re.compile(rf"\b(?=\w)(?:{_FIRE_AT}|{factored(_FORCE_PHRASES, ignore_case=True)})", _I)
 _FORCE_HINT = re.compile(r"\b(?:fire|strike|engage|kill|target)\w*", _I)
 _FORCE_NEG = re.compile(
     r"\b(?:drivers'? strike|strike is over|on strike|strike action|detain(?:ed|ment)? (?:at|by) "
