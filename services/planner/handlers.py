@@ -19,8 +19,8 @@ from services.common.codec import encode
 from services.common.scenario import LoadedScenario
 from services.planner import metrics
 from services.planner.batching import Batcher
+from services.planner.locks import Lock, LocksInfeasible
 from services.planner.pipeline import PlanInvalid, plan_batch
-from services.planner.problem import Lock, LocksInfeasible
 from services.planner.replan import Basis, Lineage, Proposed, combine, superseding
 from services.planner.settings import PlannerSettings
 from services.planner.solver import Progress

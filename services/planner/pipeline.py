@@ -8,8 +8,9 @@ from datetime import datetime
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from services.common.scenario import LoadedScenario
+from services.planner.locks import Lock, LocksInfeasible
 from services.planner.plan import make_plan
-from services.planner.problem import Lock, LocksInfeasible, PlanParams, Problem, build_problem
+from services.planner.problem import PlanParams, Problem, build_problem
 from services.planner.roads import matrix_for
 from services.planner.solver import Progress, Solution, SolveParams, solve
 from services.planner.verify import verify

@@ -17,7 +17,7 @@ from datetime import datetime
 from schemas.envelope import content_id
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
-from services.planner.problem import Lock, locks_from
+from services.planner.locks import Lock, locks_from
 
 
 @dataclass(frozen=True)

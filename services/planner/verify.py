@@ -11,9 +11,9 @@ from itertools import pairwise
 from schemas.orders import OrderParsed, Priority
 from schemas.plans import PlanProposed, Route
 from services.common.scenario import Scenario, Vehicle
+from services.planner.locks import Lock
 from services.planner.problem import (
     GreatCircleMatrix,
-    Lock,
     MatrixProvider,
     travel_minutes,
     unique_orders,

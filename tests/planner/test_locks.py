@@ -10,8 +10,9 @@ import pytest
 from schemas.orders import OrderParsed, Priority
 from schemas.plans import PlanProposed, Unserved
 from services.common.scenario import LoadedScenario, Scenario
+from services.planner.locks import Lock, locks_from
 from services.planner.pipeline import LocksInfeasible, plan_batch
-from services.planner.problem import Lock, PlanParams, locks_from
+from services.planner.problem import PlanParams
 from services.planner.verify import verify
 from tests.planner.conftest import OrderFactory
 from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
