@@ -97,12 +97,21 @@ _PEOPLE = re.compile(
     r"\w+'s (?:car|phone|vehicle|house|home|family))\b",
     _I,
 )
-_SURV_STRONG = re.compile(
-    r"\b(?:cell[- ]site simulator|imsi[- ]catcher|stingray|facial recognition|licen[cs]e[- ]plate "
-    r"cameras?|anpr|phone intercept\w*|wiretap\w*)\b|\b(?:to|for|with) (?:the )?(?:s2|intelligence|"
-    r"security services|police|secret police|informants?)\b",
-    _I,
+_RECIPIENTS = r"(?:the )?(?:s2|intelligence|security services|police|secret police|informants?)\b"
+_SURV_STRONG_PHRASES = (
+    r"cell[- ]site simulator\b",
+    r"imsi[- ]catcher\b",
+    r"stingray\b",
+    r"facial recognition\b",
+    r"licen[cs]e[- ]plate cameras?\b",
+    r"anpr\b",
+    r"phone intercept\w*\b",
+    r"wiretap\w*\b",
+    rf"to {_RECIPIENTS}",
+    rf"for {_RECIPIENTS}",
+    rf"with {_RECIPIENTS}",
 )
+_SURV_STRONG = re.compile(rf"\b(?=\w)(?:{factored(_SURV_STRONG_PHRASES, ignore_case=True)})", _I)
 _CLAUSES = re.compile(r"[.!?;\n]+")
 _PEOPLE_NEG = re.compile(r"\b(?:no|not|without|never)\s+(?:\w+\s+){0,2}$", _I)
 
