@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from services.parser.alternation import factored
+
 LITRES_PER_GALLON = 3.785411784
 
 _ONES = {
@@ -56,7 +58,8 @@ _TENS = {
     "eighty": 80,
     "ninety": 90,
 }
-_WORD = "|".join(sorted([*_ONES, *_TENS], key=len, reverse=True))
+# QTY and UNIT are only compiled case-insensitively.
+_WORD = factored(sorted([*_ONES, *_TENS], key=len, reverse=True), ignore_case=True)
 _NUMWORDS = rf"(?:(?:{_WORD})(?:[\s\-]+(?:and[\s\-]+)?(?:{_WORD}|hundred|thousand))*\b)"
 QTY = (
     r"(?<![\w.,'])(?:half\s+a\s+dozen|(?:" + _NUMWORDS + r"\s+)?dozen|a\s+(?:pair|couple)\s+of|"
@@ -135,7 +138,8 @@ UNIT_WORDS: dict[str, str] = {
     "loads": "bad",
     "trucks": "bad",
 }
-UNIT = r"(?:" + "|".join(sorted(map(re.escape, UNIT_WORDS), key=len, reverse=True)) + r")(?![\w])"
+_UNITS = factored(sorted(map(re.escape, UNIT_WORDS), key=len, reverse=True), ignore_case=True)
+UNIT = rf"(?:{_UNITS})(?![\w])"
 
 
 _SPACES = re.compile(r"\s+")
