@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
-from statistics import median
-from typing import Annotated
+from statistics import fmean, median
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,6 +32,53 @@ app = typer.Typer(help="Benchmarks: planner quality, load.", no_args_is_help=Tru
 
 DEFAULT_BKS = Path("../shared/bench/bks.csv")
 
+# Named searches for `--config` (repeatable, run side by side on each instance so they share
+# the machine's load). "default" is exactly what the planner service runs; "before" is the
+# search this bench ran before issue 7, kept to measure against.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "before": {
+        "first_solution": "PATH_CHEAPEST_ARC",
+        "construction": "savings",
+        "gls_lambda": 0.1,
+        "workers": 1,
+        "ruin_recreate": False,
+    },
+    # Guided local search from our savings routes, penalties three times OR-Tools' default.
+    "gls": {
+        "first_solution": "PATH_CHEAPEST_ARC",
+        "construction": "savings",
+        "gls_lambda": 0.3,
+        "workers": 1,
+        "ruin_recreate": False,
+    },
+    # OR-Tools' savings, then SISR ruin and recreate with a descent after each step.
+    "ruin-recreate": {
+        "first_solution": "SAVINGS",
+        "construction": None,
+        "ruin_recreate": True,
+        "workers": 1,
+    },
+    # Both at once on two cores, the better plan kept.
+    "portfolio": {
+        "first_solution": "PATH_CHEAPEST_ARC",
+        "construction": "savings",
+        "gls_lambda": 0.3,
+        "workers": 2,
+        "alternates": ("SAVINGS",),
+        "ruin_recreate": False,
+        "alternate_search": "ruin_recreate",
+    },
+}
+
+
+def config_params(name: str, time_limit: float, **overrides: Any) -> SolveParams:
+    """The named configuration at this time limit, with flags given on the command line."""
+    if name not in CONFIGS:
+        raise ValueError(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(SolveParams(time_limit), **{**CONFIGS[name], **given})
+
 
 @app.command("planner")
 def planner(
@@ -45,15 +93,18 @@ def planner(
     time_limit: Annotated[float, typer.Option(help="Seconds per instance.")] = 5.0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N instances.")] = None,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Named search, repeatable to compare: {', '.join(CONFIGS)}."),
+    ] = None,
     workers: Annotated[
-        int, typer.Option(help="Parallel searches per instance (a portfolio needs idle cores).")
-    ] = 1,
+        int | None,
+        typer.Option(help="Parallel searches per instance (a portfolio needs idle cores)."),
+    ] = None,
     construction: Annotated[
-        str, typer.Option(help="Start from our construction: savings, or none.")
-    ] = "savings",
-    first_solution: Annotated[str, typer.Option(help="First-solution strategy.")] = (
-        SolveParams.first_solution
-    ),
+        str | None, typer.Option(help="Start from our construction: savings, or none.")
+    ] = None,
+    first_solution: Annotated[str | None, typer.Option(help="First-solution strategy.")] = None,
 ) -> None:
     """Solve benchmark instances with the planner's solver; re-check and score every plan."""
     if not bks.is_file():
@@ -61,38 +112,57 @@ def planner(
     files = instance_paths(paths)[:limit]
     if not files:
         fail("no instance files (.txt or .vrp) found in the given paths")
+    flags: dict[str, Any] = {"workers": workers, "first_solution": first_solution}
+    if construction is not None:
+        flags["construction"] = None if construction == "none" else construction
     try:
-        params = SolveParams(
-            time_limit,
-            first_solution=first_solution,
-            workers=workers,
-            construction=None if construction == "none" else construction,
-        )
+        configs = {
+            name: config_params(name, time_limit, **flags)
+            for name in dict.fromkeys(config or ["default"])
+        }
     except ValueError as err:
         fail(str(err))
     # Li & Lim and Cordeau best-known costs come in JSON files beside their instances.
-    results = _run(files, read_bks(bks) | read_json_bks(paths), params)
-    console.print(results_table(results))
-    console.print(summary_table(results))
+    results = _run(files, read_bks(bks) | read_json_bks(paths), configs)
+    if len(configs) == 1:
+        (only,) = results.values()
+        console.print(results_table(only))
+        console.print(summary_table(only))
+    else:
+        console.print(compare_table(results))
+        console.print(compare_summary(results))
     if json_out is not None:
-        payload = {"params": params.as_dict(), "results": [asdict(r) for r in results]}
+        payload = {
+            "params": next(iter(configs.values())).as_dict(),
+            "configs": {name: params.as_dict() for name, params in configs.items()},
+            "results": [asdict(r) | {"config": n} for n, rs in results.items() for r in rs],
+        }
         json_out.write_text(json.dumps(payload, indent=2))
 
 
-def _run(files: list[Path], known: dict[str, Bks], params: SolveParams) -> list[Result]:
+def _run(
+    files: list[Path], known: dict[str, Bks], configs: dict[str, SolveParams]
+) -> dict[str, list[Result]]:
+    results: dict[str, list[Result]] = {name: [] for name in configs}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("solving", total=len(files) * len(configs))
+        for path in files:
+            instance = read_instance(path, known)
+            # Every configuration on this instance before the next: they share the same load.
+            for name, params in configs.items():
+                bar.update(task, description=f"solving {path.stem} ({name})")
+                bks = known.get(instance.name.lower())
+                results[name].append(evaluate(instance, bks, _solver(params)))
+                bar.advance(task)
+    return results
+
+
+def _solver(params: SolveParams) -> Callable[[Problem], Solution]:
     def solver(problem: Problem) -> Solution:
         return solve(problem, params)
 
-    results = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("solving", total=len(files))
-        for path in files:
-            bar.update(task, description=f"solving {path.stem}")
-            instance = read_instance(path, known)
-            results.append(evaluate(instance, known.get(instance.name.lower()), solver))
-            bar.advance(task)
-    return results
+    return solver
 
 
 def results_table(results: list[Result]) -> Table:
@@ -123,6 +193,33 @@ def summary_table(results: list[Result]) -> Table:
             name, str(len(mine)), f"{mean:.2f}", f"{median(gaps):.2f}", f"{ok}/{len(mine)}"
         )
     return table
+
+
+def compare_table(results: dict[str, list[Result]]) -> Table:
+    """One row per instance, one gap column per configuration (! marks a failed re-check)."""
+    table = Table("instance", "set", *(f"{name} gap %" for name in results))
+    for row in zip(*results.values(), strict=True):
+        cells = [_gap(r) + ("" if r.feasible else " [red]![/]") for r in row]
+        table.add_row(row[0].instance, row[0].set, *cells)
+    return table
+
+
+def compare_summary(results: dict[str, list[Result]]) -> Table:
+    """Mean / median gap per set and configuration, and how many plans passed the re-check."""
+    table = Table("set", "instances", *(f"{name} mean / median %" for name in results))
+    for set_name in mean_gaps(next(iter(results.values()))):
+        cells = []
+        for rs in results.values():
+            mine = [r for r in rs if r.set == set_name]
+            gaps = [r.gap_pct for r in mine if r.gap_pct is not None]
+            ok = sum(r.feasible for r in mine)
+            cells.append(f"{fmean(gaps):.2f} / {median(gaps):.2f} ({ok}/{len(mine)} ok)")
+        table.add_row(set_name, str(len(gaps)), *cells)
+    return table
+
+
+def _gap(r: Result) -> str:
+    return "-" if r.gap_pct is None else f"{r.gap_pct:.2f}"
 
 
 app.command("load")(load)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from services.cli.bench import config_params
 from services.cli.main import app
 from services.planner.bench import (
     arc,
@@ -207,3 +208,23 @@ def test_portfolio_of_two_workers_returns_a_feasible_plan(files: dict[str, Path]
     solution = solve(problem, params)
     assert check(inst, routes_of(problem, solution)) == []
     assert solution.params["workers"] == 2
+
+
+def test_configs_run_side_by_side_and_are_recorded(files: dict[str, Path], tmp_path: Path) -> None:
+    """Two named configs on one tiny instance give one re-checked row each, params in the JSON."""
+    out = tmp_path / "bench.json"
+    args = ["bench", "planner", str(files["solomon"]), "--bks", str(files["bks"])]
+    args += ["--time-limit", "0.3", "--config", "before", "--config", "ruin-recreate"]
+    result = CliRunner().invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert [r["config"] for r in payload["results"]] == ["before", "ruin-recreate"]
+    assert all(r["feasible"] for r in payload["results"])
+    assert payload["configs"]["ruin-recreate"]["ruin_recreate"] is True
+    assert payload["configs"]["before"]["construction"] == "savings"
+
+
+def test_unknown_config_is_refused_with_the_choices() -> None:
+    """A misspelt config name fails before any solve and lists the names there are."""
+    with pytest.raises(ValueError, match="choose from default, before"):
+        config_params("fastest", 1.0)

@@ -145,9 +145,39 @@ def test_no_orders_means_no_search(tiny: Scenario) -> None:
         ({"time_limit_s": 0}, "time_limit_s"),
         ({"first_solution": "BOGUS"}, "first_solution"),
         ({"metaheuristic": "BOGUS"}, "metaheuristic"),
+        ({"gls_lambda": 0}, "gls_lambda"),
+        ({"ruin_visits": 0}, "ruin_visits"),
+        ({"ruin_recreate": True, "construction": "savings"}, "construction"),
+        ({"alternate_search": "BOGUS"}, "alternate_search"),
     ],
 )
 def test_solve_params_refuse_unsafe_values(kwargs: dict[str, object], message: str) -> None:
     """No time limit, or an unknown strategy, is refused when the parameters are made."""
     with pytest.raises(ValueError, match=message):
         SolveParams(**kwargs)  # type: ignore[arg-type]
+
+
+def test_portfolio_variants_diversify_after_the_first_worker() -> None:
+    """Only the first worker keeps the construction; the others run ruin and recreate when asked."""
+    params = SolveParams(workers=2, construction="savings", alternate_search="ruin_recreate")
+    first, other = params.variants()
+    assert first == params
+    assert (other.construction, other.ruin_recreate) == (None, True)
+    assert other.first_solution != first.first_solution
+
+
+def test_ruin_recreate_serves_every_order(tiny: Scenario, order: OrderFactory) -> None:
+    """The ruin-and-recreate search still finds a plan that serves a feasible batch entirely."""
+    orders = [
+        order("o1", "FOB-1", ("WATER-PAL", 1)),
+        order("o2", "FOB-2", ("WATER-PAL", 1)),
+        order("o3", "HOSP-1", ("TARP", 4)),
+    ]
+    problem = build_problem(orders, tiny, NOW)
+    solution = solve(problem, SolveParams(time_limit_s=0.5, ruin_recreate=True))
+    assert solution.status in {
+        "ROUTING_SUCCESS",
+        "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED",
+    }
+    assert solution.dropped == ()
+    assert sorted(v.job for t in solution.tours for v in t.visits) == [0, 1, 2]
