@@ -9,6 +9,8 @@ any clock starts. Each parser count is measured in two modes, after its group is
   orders over the time from the first submit to the last output (orders.parsed.v1 /
   orders.rejected.v1) read back; latency runs from an order's submit to its output being read.
   The load generator and the reader share the machine's cores with the parsers and the broker.
+  `--rate R` paces the submissions at R orders/s instead: the latency is then that of a steady
+  load, not of a burst waiting in the queue.
 - `backlog`: the orders are written in one Kafka transaction, which the parsers (read_committed)
   cannot see until it commits: the whole backlog is released at once, so the parser stage is
   measured alone. Throughput is orders over the time from just before the commit to the last
@@ -221,13 +223,19 @@ async def _output_reader(bootstrap: str) -> AIOKafkaConsumer:
 
 
 async def _submit_live(
-    bootstrap: str, batch: list[tuple[bytes, bytes]], sent: dict[bytes, float]
+    bootstrap: str, batch: list[tuple[bytes, bytes]], sent: dict[bytes, float], rate: float
 ) -> None:
-    """Send every order pipelined (acks awaited at the end), noting each submit time in `sent`."""
+    """Send every order pipelined (acks awaited at the end), noting each submit time in `sent`.
+
+    With a rate (orders/s), orders go out on that schedule instead of in one burst.
+    """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **_PRODUCER)
     await producer.start()
     try:
-        for key, value in batch:
+        start = time.perf_counter()
+        for index, (key, value) in enumerate(batch):
+            if rate and index % 10 == 0:
+                await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
             sent[key] = time.perf_counter()
             await producer.send(Topic.ORDERS_SUBMITTED.value, value, key=key)
         await producer.flush()
@@ -288,6 +296,7 @@ async def _measure(
     pids: Sequence[int],
     broker: int | None,
     limit_s: float,
+    rate: float = 0.0,
 ) -> LoadResult:
     consumer = await _output_reader(bootstrap)
     try:
@@ -296,7 +305,7 @@ async def _measure(
         sent: dict[bytes, float] = {}
         if mode == "live":
             reader = asyncio.create_task(_read_outputs(consumer, sent, len(batch), limit_s))
-            await _submit_live(bootstrap, batch, sent)
+            await _submit_live(bootstrap, batch, sent, rate)
             latencies, last = await reader
             started = min(sent.values())
         else:
@@ -329,7 +338,9 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return set(consumer.partitions_for_topic(topic) or ())
 
 
-def run_once(parsers: int, mode: Mode, orders: int, corpus: Path, timeout: float) -> LoadResult:
+def run_once(
+    parsers: int, mode: Mode, orders: int, corpus: Path, timeout: float, rate: float = 0.0
+) -> LoadResult:
     """Start the parsers, measure one batch of orders in one mode, stop the parsers."""
     common = settings()
     run = uuid.uuid4().hex[:8]
@@ -343,7 +354,7 @@ def run_once(parsers: int, mode: Mode, orders: int, corpus: Path, timeout: float
         pids = [proc.pid for proc in procs]
         broker = broker_pid(common.state_dir)
         return asyncio.run(
-            _measure(common.kafka_bootstrap, batch, mode, run, pids, broker, timeout)
+            _measure(common.kafka_bootstrap, batch, mode, run, pids, broker, timeout, rate)
         )
     finally:
         for proc in procs:
@@ -387,6 +398,9 @@ def load(
         str, typer.Option(help="live, backlog, or both (see `qm bench load --help`).")
     ] = "both",
     repeat: Annotated[int, typer.Option(help="Runs per configuration (medians).", min=1)] = 1,
+    rate: Annotated[
+        float, typer.Option(help="live: submit at this many orders/s (0: one burst).", min=0)
+    ] = 0.0,
     corpus: Annotated[
         Path, typer.Option(help="Labelled corpus (.jsonl or directory).")
     ] = DEFAULT_CORPUS,
@@ -396,7 +410,8 @@ def load(
 
     live: orders submitted in a burst while the parsers run; orders/s is orders over first
     submit -> last output. backlog: orders released at once by one transaction commit, so the
-    parsers alone are measured; orders/s is orders over commit -> last output.
+    parsers alone are measured; orders/s is orders over commit -> last output. --rate paces the
+    live submissions, so latency shows a steady load instead of a burst's queue.
     """
     try:
         counts = [int(p) for p in parsers.split(",") if p.strip()]
@@ -416,7 +431,7 @@ def load(
             for attempt in range(repeat):
                 console.print(f"{count} parser(s), {each}, {orders} orders, run {attempt + 1} …")
                 try:
-                    runs.append(run_once(count, each, orders, corpus, timeout))
+                    runs.append(run_once(count, each, orders, corpus, timeout, rate))
                 except (KafkaUnavailable, TimeoutError) as err:
                     fail(str(err))
             results.append(median_result(runs))
