@@ -89,7 +89,7 @@ bench-parser: setup ## Parser accuracy and latency: rules vs the embedded model,
 
 bench-load: setup ## Parser throughput on a real broker, 1 vs 2 parser processes
 	deploy/kafka/kafka.sh start
-	.venv/bin/qm bench load --orders $(or $(ORDERS),2000) --parsers 1,2
+	.venv/bin/qm bench load --orders $(or $(ORDERS),5000) --parsers 1,2 $(if $(REPEAT),--repeat $(REPEAT))
 
 clean: down ## Stop everything and delete local state (.run)
 	rm -rf .run
