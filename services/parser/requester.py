@@ -87,39 +87,39 @@ _ROLE = re.compile(
 )
 
 
+_RULE_OR_PS = re.compile(r"[-_=*~. ]+|p\.?s\.?", _I)
+_NAME_END = re.compile(r",|\s\(|\s[-–]\s")
+_DIGIT = re.compile(r"\d")
+_LEADING_RANK = re.compile(rf"^{_RANK}\s+", _I)
+_LOWER_NAME = re.compile(r"[a-zà-ÿ][a-zà-ÿ'\- ]*\.?")
+_RANK_ONLY = re.compile(_RANK, _I)
+_FRAGMENT_END = re.compile(r"(?<!\b[A-Z])(?<!\b[a-z])[.!?]\s+|\s[-–]\s(?=[A-Z])")
+_ENDS_WITH_RANK = re.compile(rf".*\s{_RANK}|{_RANK}", _I)
+
+
 def _clean_lines(text: str) -> list[str]:
     lines = [ln.strip() for ln in text.splitlines()]
-    return [
-        ln
-        for ln in lines
-        if ln and not ln.startswith(">") and not re.fullmatch(r"[-_=*~. ]+|p\.?s\.?", ln, _I)
-    ]
+    return [ln for ln in lines if ln and not ln.startswith(">") and not _RULE_OR_PS.fullmatch(ln)]
 
 
 def _as_name(fragment: str, allow_lower: bool = False) -> str | None:
-    candidate = re.split(r",|\s\(|\s[-–]\s", fragment.strip(" -–—\t"))[0].strip().rstrip(".")
+    candidate = _NAME_END.split(fragment.strip(" -–—\t"))[0].strip().rstrip(".")
     if _CALLSIGN.match(candidate):
         return _CALLSIGN.match(candidate).group(1)  # type: ignore[union-attr]
     words = candidate.split()
     if not words or len(words) > 5 or any(w.lower().strip(".!") in _STOP for w in words):
         return None
-    if _ROLE.search(candidate) or re.search(
-        r"\d", re.sub(rf"^{_RANK}\s+", "", candidate, flags=_I)
-    ):
+    if _ROLE.search(candidate) or _DIGIT.search(_LEADING_RANK.sub("", candidate)):
         return None
     if _NAME.match(candidate) and not _has_rank_only(candidate):
         return candidate
-    if (
-        allow_lower
-        and len(words) <= 3
-        and re.fullmatch(r"[a-zà-ÿ][a-zà-ÿ'\- ]*\.?", fragment.strip())
-    ):
+    if allow_lower and len(words) <= 3 and _LOWER_NAME.fullmatch(fragment.strip()):
         return fragment.strip()
     return None
 
 
 def _has_rank_only(candidate: str) -> bool:
-    return bool(re.fullmatch(_RANK, candidate, _I))
+    return bool(_RANK_ONLY.fullmatch(candidate))
 
 
 def _signature(lines: list[str]) -> str | None:
@@ -138,13 +138,9 @@ def _signature(lines: list[str]) -> str | None:
 
 
 def _last_fragment(line: str) -> str | None:
-    fragments = [
-        f
-        for f in re.split(r"(?<!\b[A-Z])(?<!\b[a-z])[.!?]\s+|\s[-–]\s(?=[A-Z])", line)
-        if f.strip()
-    ]
+    fragments = [f for f in _FRAGMENT_END.split(line) if f.strip()]
     for index in range(len(fragments) - 1, 0, -1):
-        if re.fullmatch(rf".*\s{_RANK}|{_RANK}", fragments[index - 1].strip(), _I):
+        if _ENDS_WITH_RANK.fullmatch(fragments[index - 1].strip()):
             fragments[index - 1 : index + 1] = [f"{fragments[index - 1]}. {fragments[index]}"]
     while fragments and fragments[-1].strip(" .!").lower() in _STOP:
         fragments.pop()
