@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from schemas.orders import OrderSubmitted
-from services.cli.bench_load import (
+from services.cli.load_measure import (
     LoadResult,
     cpu_seconds,
     encode_orders,
