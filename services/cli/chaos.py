@@ -8,7 +8,8 @@ restarts them, and once kill -9's the broker and restarts it on the same state d
 killed the moment a plan appears on plans.proposed.v1, before its commit has had a chance.
 
 The oracle, read back from the topics at the end: every order has exactly one outcome (parsed or
-rejected), no order is in two plans, no plan is released twice, every release carries approvals
+rejected), no order is in two plans unless one supersedes the other (re-planning carries a plan's
+orders into its revision), no plan is released twice, every release carries approvals
 that verify against the trust store. `--no-dedupe` starts the planner without its restart
 deduplication to show the oracle catches duplicates.
 """
@@ -29,6 +30,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import combinations
 from pathlib import Path
 from typing import Annotated
 
@@ -93,6 +95,7 @@ class Outcome:
     unplanned: int = 0
     duplicate_proposals: int = 0
     plans: int = 0
+    revisions: int = 0
     releases: int = 0
     unreleased: int = 0
     duplicate_releases: int = 0
@@ -122,12 +125,13 @@ class Outcome:
             ("broker restarts (kill -9)", self.broker_restarts),
             ("unexpected service exits", sum(self.crashes.values())),
             ("plans proposed", self.plans),
+            ("  of them revisions superseding a plan", self.revisions),
             ("plans released", self.releases),
             ("plans not released at the end", self.unreleased),
             ("parsed orders in no plan", self.unplanned),
             ("LOST orders (no outcome)", self.lost),
             ("orders both parsed and rejected", self.both),
-            ("DUPLICATE proposals (orders in 2+ plans)", self.duplicate_proposals),
+            ("DUPLICATE proposals (orders in 2+ unrelated plans)", self.duplicate_proposals),
             ("DUPLICATE releases", self.duplicate_releases),
             ("UNVERIFIED releases", self.unverified_releases),
             ("seconds", f"{self.seconds:.0f}"),
@@ -150,6 +154,11 @@ class Seen:
     def done(self) -> int:
         """Orders with at least one outcome."""
         return len(self.parsed | self.rejected)
+
+    @property
+    def superseded(self) -> set[str]:
+        """Plans a later proposal replaced: closed to decisions, never released."""
+        return {p.supersedes for p in self.plans.values() if p.supersedes is not None}
 
 
 async def _read(bootstrap: str) -> Seen:
@@ -259,9 +268,6 @@ class Harness:
             "QM_PLANNER_BATCH_MAX_ORDERS": "50",
             "QM_PLANNER_TIME_LIMIT_S": "1",
             "QM_PLANNER_DEDUPE": "true" if dedupe else "false",
-            # The oracle counts an order in two plans as a duplicate; re-planning puts orders
-            # in superseding plans on purpose, so it is off here and tested on its own.
-            "QM_PLANNER_REPLAN": "false",
             "QM_GATE_PLAN_WAIT_S": "2",
             "QM_PARSER_METRICS_PORT": "0",
             "QM_PLANNER_METRICS_PORT": "0",
@@ -377,12 +383,12 @@ class Harness:
         self.submitted += [key for _, _, key in batch]
 
     def approve(self, seen: Seen) -> None:
-        """Honest approvals for proposed plans not yet released; re-sent if nothing happens."""
-        released = {r.plan_id for r in seen.releases}
+        """Honest approvals for open plans (not released, not superseded); re-sent if stuck."""
+        closed = {r.plan_id for r in seen.releases} | seen.superseded
         now = time.monotonic()
         out = []
         for plan in seen.plans.values():
-            if plan.plan_id in released:
+            if plan.plan_id in closed:
                 continue
             if plan.plan_id in self.approved and now - self.approved[plan.plan_id] < 30:
                 continue
@@ -470,7 +476,7 @@ class Harness:
                 and len(self.submitted) == self.n
                 and done == self.n
                 and self._planned(seen) >= seen.parsed & set(self.submitted)
-                and set(seen.plans) <= {r.plan_id for r in seen.releases}
+                and set(seen.plans) <= {r.plan_id for r in seen.releases} | seen.superseded
             )
             same = last is not None and (
                 len(last.plans),
@@ -511,19 +517,48 @@ class Harness:
         o = self.outcome
         o.lost = len(ids - seen.parsed - seen.rejected) + (self.n - len(ids))
         o.both = len(ids & seen.parsed & seen.rejected)
-        in_plans = Counter(x for p in seen.plans.values() for x in p.order_ids if x in ids)
-        o.duplicate_proposals = sum(1 for n in in_plans.values() if n > 1)
-        o.unplanned = len((seen.parsed & ids) - set(in_plans))
+        o.duplicate_proposals = duplicate_proposals(seen.plans, ids)
+        planned = {x for p in seen.plans.values() for x in p.order_ids}
+        o.unplanned = len((seen.parsed & ids) - planned)
         o.plans = len(seen.plans)
+        o.revisions = sum(1 for p in seen.plans.values() if p.supersedes is not None)
         by_plan = Counter(r.plan_id for r in seen.releases)
         o.releases = len(by_plan)
         o.duplicate_releases = sum(1 for n in by_plan.values() if n > 1)
-        o.unreleased = len(set(seen.plans) - set(by_plan))
+        o.unreleased = len(set(seen.plans) - set(by_plan) - seen.superseded)
         settings = CommonSettings(state_dir=self.state)
         store = load_verified_store(settings.trust_store, settings.admin_public_key)
         o.unverified_releases = sum(
             1 for r in seen.releases if not _verified(r, seen.plans.get(r.plan_id), store)
         )
+
+
+def duplicate_proposals(plans: dict[str, PlanProposed], ids: set[str]) -> int:
+    """Orders in two plans of which neither supersedes the other, directly or through others.
+
+    A revision carries its predecessor's orders on purpose (re-planning); any other second
+    plan for an order is a duplicate.
+    """
+
+    def lineage(plan: PlanProposed) -> set[str]:
+        found: set[str] = set()
+        step = plan.supersedes
+        while step is not None and step not in found:
+            found.add(step)
+            step = plans[step].supersedes if step in plans else None
+        return found
+
+    ancestors = {plan_id: lineage(plan) for plan_id, plan in plans.items()}
+    holders: dict[str, list[str]] = {}
+    for plan_id, plan in plans.items():
+        for order_id in plan.order_ids:
+            if order_id in ids:
+                holders.setdefault(order_id, []).append(plan_id)
+    return sum(
+        1
+        for held in holders.values()
+        if any(a not in ancestors[b] and b not in ancestors[a] for a, b in combinations(held, 2))
+    )
 
 
 def _verified(release: PlanReleased, proposed: PlanProposed | None, store: TrustStore) -> bool:

@@ -56,19 +56,15 @@ def subscribe(
     group_id: str | None,
     ack_policy: AckPolicy = AckPolicy.NACK_ON_ERROR,
     batch_max: int | None = None,
-    from_end: bool = False,
 ) -> None:
     """Subscribe with the delivery contract: committed reads, commit only after success.
 
-    Without a group the handler replays the topic from the start at every process start, or,
-    with from_end, reads only what arrives after it started.
+    Without a group the handler replays the topic from the start at every process start.
     """
     if group_id is None:
-        router.subscriber(
-            topic.value,
-            auto_offset_reset="latest" if from_end else "earliest",
-            ack_policy=AckPolicy.MANUAL,
-        )(handler)
+        router.subscriber(topic.value, auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL)(
+            handler
+        )
         return
     router.subscriber(
         topic.value,

@@ -190,6 +190,7 @@ def build_router(planner: Planner) -> KafkaRouter:
         ack_policy=AckPolicy.MANUAL,
     )
     if planner.settings.replan:
-        # No group: every planner instance follows the gate's outcomes for its own plans.
-        subscribe(router, Topic.AUDIT_EVENTS, planner.on_audit, group_id=None, from_end=True)
+        # No group, from the start: every planner instance follows the gate's outcomes for
+        # its own plans, including those decided while it was down.
+        subscribe(router, Topic.AUDIT_EVENTS, planner.on_audit, group_id=None)
     return router

@@ -10,7 +10,7 @@ the revision was being solved), the head is re-planned at once with those locks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from schemas.envelope import content_id
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from services.planner.locks import Lock, locks_from
+from services.planner.verify import lock_violations
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,41 @@ class Lineage:
     rejected: set[str] = field(default_factory=set)
 
     def record(self, proposed: Proposed) -> None:
-        """A plan was published: it becomes the head."""
+        """A plan was published: it becomes the head; plans outside its lineage are forgotten."""
         self.plans[proposed.plan.plan_id] = proposed
         self.head = proposed.plan.plan_id
+        keep = {self.head, *self._lineage(proposed)}
+        for plan_id in [p for p in self.plans if p not in keep]:
+            del self.plans[plan_id]
+
+    def restore(
+        self,
+        proposals: Sequence[PlanProposed],
+        released: Iterable[str],
+        orders: Mapping[str, OrderParsed],
+    ) -> None:
+        """Rebuild after a restart from what the topics hold: plans, releases, parsed orders.
+
+        The head is the newest plan nothing supersedes; it counts as locked to the nearest
+        released plan of its lineage whose stops it already keeps, so replaying that release
+        does not re-plan it again.
+        """
+        self.released.update(released)
+        superseded = {p.supersedes for p in proposals if p.supersedes is not None}
+        known: dict[str, Proposed] = {}
+        for plan in proposals:
+            mine = tuple(orders[o] for o in plan.order_ids if o in orders)
+            if len(mine) == len(plan.order_ids):  # else its orders aged out: no re-plan of it
+                known[plan.plan_id] = Proposed(plan, mine)
+        heads = [p for p in known.values() if p.plan.plan_id not in superseded]
+        if not heads:
+            return
+        self.plans = known
+        head = max(heads, key=lambda p: p.plan.occurred_at)
+        anchor = self._anchor(head)
+        if anchor is not None and not lock_violations(head.plan, locks_from(known[anchor].plan)):
+            head = Proposed(head.plan, head.orders, anchor)
+        self.record(head)
 
     def basis(self, new_orders: int, now: datetime) -> Basis | None:
         """What the next batch supersedes, or None for a fresh plan."""
@@ -67,11 +100,12 @@ class Lineage:
         """A plan was released; return a re-plan basis if the head must now keep its stops."""
         self.released.add(plan_id)
         head = self.plans.get(self.head or "")
-        if head is None or head.plan.plan_id == plan_id or head.plan.plan_id in self.rejected:
+        if head is None or head.plan.plan_id in self.released | self.rejected:
             return None
-        if plan_id in self._lineage(head) and head.locked_to != plan_id:
-            return self._basis(head)
-        return None
+        anchor = self._anchor(head)
+        if anchor is None or anchor == head.locked_to:
+            return None
+        return self._basis(head)
 
     def on_rejected(self, plan_id: str) -> None:
         """A plan was rejected: it is never superseded (its orders are not proposed again)."""
@@ -86,6 +120,10 @@ class Lineage:
             earlier = self.plans.get(step)
             step = earlier.plan.supersedes if earlier is not None else None
         return found
+
+    def _anchor(self, proposed: Proposed) -> str | None:
+        """The nearest released plan this plan replaces, if any."""
+        return next((pid for pid in self._lineage(proposed) if pid in self.released), None)
 
     def _basis(self, head: Proposed) -> Basis:
         chain = [head.plan.plan_id, *self._lineage(head)]

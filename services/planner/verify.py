@@ -43,7 +43,7 @@ def verify(
         found.extend(_route(route, scenario, by_id, provider))
         found.extend(_lateness(route, by_id, max_late_min))
     found.extend(_overlaps(plan.routes))
-    found.extend(_locks(plan, locks))
+    found.extend(lock_violations(plan, locks))
     if plan.computed_hash() != plan.plan_hash:
         found.append("plan_hash does not match the plan content")
     return found
@@ -197,7 +197,7 @@ def _overlaps(routes: Sequence[Route]) -> list[str]:
     return found
 
 
-def _locks(plan: PlanProposed, locks: Sequence[Lock]) -> list[str]:
+def lock_violations(plan: PlanProposed, locks: Sequence[Lock]) -> list[str]:
     """Each locked order on its vehicle, not unserved, and in its locked order on that vehicle."""
     unserved = {item.order_id for item in plan.unserved}
     served: dict[str, str] = {}

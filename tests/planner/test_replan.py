@@ -122,3 +122,45 @@ def test_superseding_keeps_everything_but_identity(order: OrderFactory, loaded):
     assert later.supersedes == "plan-earlier"
     assert later.routes == plan.routes and later.expires_at - plan.expires_at == timedelta(0)
     assert later.plan_hash != plan.plan_hash and later.message_id != plan.message_id
+
+
+def _orders(order: OrderFactory, *ids: str) -> dict[str, OrderParsed]:
+    return {i: order(i, "FOB-1", ("TARP", 1)) for i in ids}
+
+
+def test_a_restart_resumes_the_head_and_re_plans_it_only_if_it_moved_released_stops(
+    order: OrderFactory,
+):
+    first = f.routed_plan({"TRK-1": ("a", "b")}, tag="first")
+    moved = f.routed_plan({"TRK-2": ("a", "b", "c")}, supersedes=first.plan_id, tag="moved")
+    kept = f.routed_plan({"TRK-1": ("a", "c", "b")}, supersedes=first.plan_id, tag="kept")
+    orders = _orders(order, "a", "b", "c")
+    for revision, replans in ((moved, True), (kept, False)):
+        lineage = Lineage()
+        lineage.restore([first, revision], [first.plan_id], orders)
+        assert lineage.head == revision.plan_id
+        # The audit trail replays the release after the restart.
+        basis = lineage.on_released(first.plan_id)
+        assert (basis is not None) is replans, revision.plan_id
+        if basis is not None:
+            assert basis.supersedes == revision.plan_id and basis.locked_to == first.plan_id
+            assert [(k.order_id, k.vehicle_id) for k in basis.locks] == [
+                ("a", "TRK-1"),
+                ("b", "TRK-1"),
+            ]
+
+
+def test_a_restart_without_the_orders_starts_fresh_and_memory_keeps_only_the_lineage(
+    order: OrderFactory,
+):
+    first = f.routed_plan({"TRK-1": ("a",)}, tag="first")
+    lineage = Lineage()
+    lineage.restore([first], [], _orders(order, "b"))
+    assert lineage.head is None and lineage.basis(1, NOW) is None
+    other = f.routed_plan({"TRK-1": ("x",)}, tag="other")
+    lineage.record(Proposed(other, tuple(_orders(order, "x").values())))
+    revision = f.routed_plan({"TRK-1": ("x", "y")}, supersedes=other.plan_id, tag="rev")
+    lineage.record(Proposed(revision, tuple(_orders(order, "x", "y").values())))
+    fresh = f.routed_plan({"TRK-1": ("z",)}, tag="fresh")
+    lineage.record(Proposed(fresh, tuple(_orders(order, "z").values())))
+    assert set(lineage.plans) == {fresh.plan_id}
