@@ -25,6 +25,12 @@ class PlannerSettings(CommonSettings):
     time_limit_s: float = Field(
         default=5.0, gt=0, le=600, description="solver time limit per batch"
     )
+    solver_workers: int = Field(
+        default=SolveParams.workers,
+        ge=1,
+        le=8,
+        description="parallel searches per batch, the best plan kept; 1 on a single busy core",
+    )
     horizon_hours: float = Field(default=48.0, gt=0)
     plan_ttl_hours: float = Field(default=6.0, gt=0)
     max_late_min: int = Field(
@@ -72,4 +78,4 @@ class PlannerSettings(CommonSettings):
 
     def solve_params(self) -> SolveParams:
         """Solver parameters."""
-        return SolveParams(time_limit_s=self.time_limit_s)
+        return SolveParams(time_limit_s=self.time_limit_s, workers=self.solver_workers)

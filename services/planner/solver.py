@@ -6,6 +6,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from typing import Any
@@ -21,6 +22,10 @@ _META = routing_enums_pb2.LocalSearchMetaheuristic.Value
 _FIRST_NAMES = frozenset(_FIRST.keys())
 _META_NAMES = frozenset(_META.keys())
 _ALTERNATE_SEARCHES = ("same", "ruin_recreate")
+# A spawned worker needs about a second to import OR-Tools: below this limit it cannot help.
+_MIN_PORTFOLIO_S = 1.0
+# Time kept back from the workers' searches to send their plans back (measured 0.2-0.7 s).
+_COLLECT_S = 1.0
 _FOUND = frozenset(
     {"ROUTING_SUCCESS", "ROUTING_OPTIMAL", "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"}
 )
@@ -35,21 +40,22 @@ class SolveParams:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     solution_limit: int | None = None
     log_search: bool = False
-    # Parallel searches, each from another first solution; the best plan is kept.
-    workers: int = 1
+    # Parallel searches, each from another first solution; the best plan is kept. Two: guided
+    # local search from our savings routes, and ruin and recreate (see alternate_search).
+    workers: int = 2
     alternates: tuple[str, ...] = ("SAVINGS", "PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION")
     # Start the first worker from our own construction ("savings") when the problem allows.
-    construction: str | None = None
+    construction: str | None = "savings"
     # Guided local search: how hard penalties push the search off long arcs (OR-Tools: 0.1).
-    gls_lambda: float = 0.1
+    gls_lambda: float = 0.3
     # Ruin and recreate (OR-Tools' iterated local search: SISR string removals, cheapest
     # reinsertion, annealing acceptance) instead of the metaheuristic. It builds its own first
-    # solution, so a construction or locked stops bring the metaheuristic back.
+    # solution, so the construction is not used; locked stops bring the metaheuristic back.
     ruin_recreate: bool = False
     # Visits removed per ruin on average (SISR's c-bar); 20 beat the paper's 10 at 5 s.
     ruin_visits: int = 20
     # What the portfolio's other workers run: the same search, or ruin and recreate.
-    alternate_search: str = "same"
+    alternate_search: str = "ruin_recreate"
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:
@@ -78,8 +84,6 @@ class SolveParams:
             raise ValueError("gls_lambda must be in (0, 10]; OR-Tools' default is 0.1")
         if self.ruin_visits < 1:
             raise ValueError("ruin_visits must be at least 1; try 20")
-        if self.ruin_recreate and self.construction is not None:
-            raise ValueError("ruin_recreate builds its own start; set construction to None")
         if self.alternate_search not in _ALTERNATE_SEARCHES:
             raise ValueError(
                 f"unknown alternate_search {self.alternate_search!r}; use 'same' or 'ruin_recreate'"
@@ -158,19 +162,39 @@ def solve(
     params = params or SolveParams()
     started = time.monotonic()
     # Wall-clock, not monotonic: spawned workers compare against it in their own processes.
-    deadline = time.time() + params.time_limit_s
-    if params.workers == 1 or not problem.duties or not problem.jobs:
-        return _solve_one(problem, params, deadline, progress)
-    # Only the first worker starts from the construction; the others diversify.
+    end = time.time() + params.time_limit_s
+    alone = params.workers == 1 or params.time_limit_s < _MIN_PORTFOLIO_S
+    if alone or not problem.duties or not problem.jobs:
+        return _solve_one(problem, params, end, progress)
+    results = _portfolio(problem, params, end, progress)
+    best = min(results, key=lambda r: (r.status not in _FOUND, r.objective))
+    return replace(best, params=params.as_dict(), wall_seconds=time.monotonic() - started)
+
+
+def _portfolio(
+    problem: Problem,
+    params: SolveParams,
+    end: float,
+    progress: Callable[[Progress], None] | None,
+) -> list[Solution]:
+    """Every variant in parallel; a worker not back by the end of the limit is left out."""
+    # Searches stop early enough that the workers' plans travel back within the limit.
+    deadline = end - min(_COLLECT_S, params.time_limit_s / 10)
     variants = params.variants()
     # Spawned, not forked: the caller may hold threads (an event loop) that fork would copy.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(variants) - 1, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(len(variants) - 1, mp_context=context)
+    try:
         others = [pool.submit(_solve_one, problem, v, deadline) for v in variants[1:]]
         results = [_solve_one(problem, variants[0], deadline, progress)]
-        results += [future.result() for future in others]
-    best = min(results, key=lambda r: (r.status not in _FOUND, r.objective))
-    return replace(best, params=params.as_dict(), wall_seconds=time.monotonic() - started)
+        for future in others:
+            try:
+                results.append(future.result(timeout=max(0.0, end - time.time())))
+            except FutureTimeout:
+                continue  # still starting up or building its model: the limit wins
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
 
 
 def _solve_one(
@@ -230,7 +254,9 @@ def _start_routes(problem: Problem, params: SolveParams) -> list[list[int]] | No
         for run in problem.locked:
             routes[run.duty] = [problem.jobs[k].node for k in run.jobs]
         return routes
-    return savings_routes(problem) if params.construction == "savings" else None
+    if params.ruin_recreate or params.construction != "savings":
+        return None
+    return savings_routes(problem)
 
 
 def _initial(

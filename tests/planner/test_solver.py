@@ -10,9 +10,11 @@ import pytest
 
 from schemas.orders import Priority
 from schemas.plans import Route
+from services.cli.bench import config_params
 from services.common.scenario import Scenario
 from services.planner.plan import EXHAUSTED
 from services.planner.problem import build_problem
+from services.planner.settings import PlannerSettings
 from services.planner.solver import Progress, SolveParams, solve
 from services.planner.verify import verify
 from tests.planner.conftest import OrderFactory, Planner
@@ -147,7 +149,6 @@ def test_no_orders_means_no_search(tiny: Scenario) -> None:
         ({"metaheuristic": "BOGUS"}, "metaheuristic"),
         ({"gls_lambda": 0}, "gls_lambda"),
         ({"ruin_visits": 0}, "ruin_visits"),
-        ({"ruin_recreate": True, "construction": "savings"}, "construction"),
         ({"alternate_search": "BOGUS"}, "alternate_search"),
     ],
 )
@@ -181,3 +182,9 @@ def test_ruin_recreate_serves_every_order(tiny: Scenario, order: OrderFactory) -
     }
     assert solution.dropped == ()
     assert sorted(v.job for t in solution.tours for v in t.visits) == [0, 1, 2]
+
+
+def test_service_settings_run_the_default_search() -> None:
+    """The planner service and `qm bench planner --config default` solve with the same params."""
+    settings = PlannerSettings(time_limit_s=7.0)
+    assert settings.solve_params() == config_params("default", 7.0) == SolveParams(7.0)
