@@ -178,7 +178,8 @@ def _portfolio(
     progress: Callable[[Progress], None] | None,
 ) -> list[Solution]:
     """Every variant in parallel; a worker not back by the end of the limit is left out."""
-    # Searches stop early enough that the workers' plans travel back within the limit.
+    # Spawned searches stop early enough that their plans travel back within the limit; the
+    # first worker runs here and keeps the whole limit.
     deadline = end - min(_COLLECT_S, params.time_limit_s / 10)
     variants = params.variants()
     # Spawned, not forked: the caller may hold threads (an event loop) that fork would copy.
@@ -186,7 +187,7 @@ def _portfolio(
     pool = ProcessPoolExecutor(len(variants) - 1, mp_context=context)
     try:
         others = [pool.submit(_solve_one, problem, v, deadline) for v in variants[1:]]
-        results = [_solve_one(problem, variants[0], deadline, progress)]
+        results = [_solve_one(problem, variants[0], end, progress)]
         for future in others:
             try:
                 results.append(future.result(timeout=max(0.0, end - time.time())))
