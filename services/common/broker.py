@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -133,6 +133,16 @@ async def dead_letter_record(
     await broker.publish(record.value or b"", source.dlq, key=record.key, headers=headers)
     DEAD_LETTERS.labels(service=service, topic=source.value, reason=reason).inc()
     log.warning("dead-lettered a message from %s: %s (%s)", source.value, reason, detail[:200])
+
+
+def dead_lettered_source(headers: Iterable[tuple[str, bytes]]) -> str | None:
+    """topic/partition/offset of the record a dead letter was made from, read from its headers."""
+    found = {key: value.decode(errors="replace") for key, value in headers}
+    parts = (found.get(h) for h in ("qm-source-topic", "qm-partition", "qm-offset"))
+    topic, partition, offset = parts
+    if topic is None or partition is None or offset is None:
+        return None
+    return f"{topic}/{partition}/{offset}"
 
 
 async def decode_or_dead_letter(

@@ -11,7 +11,7 @@ from schemas.audit import AuditRecorded
 from schemas.plans import PlanProposed, PlanReleased
 from schemas.topics import Topic
 from services.common.audit import ChainHead
-from services.common.broker import make_broker
+from services.common.broker import dead_lettered_source, make_broker
 from services.common.codec import DecodeError, decode
 from services.common.kafka import read_topics
 from services.common.lifecycle import wire_live
@@ -24,9 +24,16 @@ log = logging.getLogger("qm.gate")
 async def preload(gate: Gate) -> None:
     """Read past proposals and releases before consuming decisions, so none is re-released."""
     settings = gate.settings
+    inputs = (Topic.PLANS_PROPOSED, Topic.PLANS_RELEASED, Topic.PLANS_DECIDED)
     topics = [Topic.PLANS_PROPOSED.value, Topic.PLANS_RELEASED.value, Topic.AUDIT_EVENTS.value]
-    records = await read_topics(settings.kafka_bootstrap, topics)
+    records = await read_topics(settings.kafka_bootstrap, topics + [t.dlq for t in inputs])
+    dead_letter_topics = {t.dlq for t in inputs}
     for record in records:
+        if record.topic in dead_letter_topics:
+            source = dead_lettered_source(record.headers)
+            if source is not None:  # replayed at every start; dead-lettered once, not again
+                gate.dead_lettered.add(source)
+            continue
         try:
             if record.topic == Topic.AUDIT_EVENTS.value:
                 entry = decode(AuditRecorded, record.value, settings.max_message_bytes)

@@ -35,6 +35,8 @@ class Gate:
         self.head = ChainHead()
         # Decision records already applied before a restart, and what came of them.
         self.audited: dict[str, AuditKind] = {}
+        # Records dead-lettered before a restart: the replay skips them instead of repeating.
+        self.dead_lettered: set[str] = set()
         metrics.OLDEST_PENDING.set_function(self.oldest_pending_seconds)
         metrics.PLANS_KNOWN.set_function(lambda: len(self.state.plans))
 
@@ -65,6 +67,8 @@ class Gate:
         key = getattr(msg.raw_message, "key", None)
         if isinstance(key, bytes) and key.decode(errors="replace") in self.state.plans:
             return  # read at start-up already: skip decoding the replayed history
+        if _source(msg) in self.dead_lettered:
+            return
         plan = await decode_or_dead_letter(
             self.broker, Topic.PLANS_PROPOSED, PlanProposed, msg, self.settings, SERVICE
         )
@@ -75,6 +79,8 @@ class Gate:
 
     async def on_plan_released(self, msg: KafkaMessage) -> None:
         """Remember releases (ours, read back) so a plan is never released twice."""
+        if _source(msg) in self.dead_lettered:
+            return
         release = await decode_or_dead_letter(
             self.broker, Topic.PLANS_RELEASED, PlanReleased, msg, self.settings, SERVICE
         )
@@ -83,6 +89,8 @@ class Gate:
 
     async def on_plan_decided(self, msg: KafkaMessage) -> None:
         """Verify a human decision; release the plan once its quorum of approvals is met."""
+        if _source(msg) in self.dead_lettered:
+            return
         decision = await decode_or_dead_letter(
             self.broker, Topic.PLANS_DECIDED, PlanDecided, msg, self.settings, SERVICE
         )

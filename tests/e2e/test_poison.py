@@ -253,3 +253,29 @@ def test_no_service_crashed(poisoned: Outcome) -> None:
 def test_logs_name_each_dead_letter(poisoned: Outcome) -> None:
     logs = "".join(p.read_text() for p in Path(poisoned.stack.logs).glob("*.log"))
     assert logs.count("dead-lettered") >= len(CATEGORIES) * len(SERVICES)
+
+
+def test_a_restarted_gate_replays_its_topics_without_dead_lettering_the_poison_again(
+    poisoned: Outcome,
+) -> None:
+    stack = poisoned.stack
+    bootstrap = stack.env["KAFKA_BOOTSTRAP"]
+    gate = stack.procs["gate"]
+    gate.terminate()
+    gate.wait(30)
+    stack.start("gate", QM_MAX_MESSAGE_BYTES=str(LIMITS["gate"]))
+    # Same key as the poisons, so the same partition: once this is audited, they were replayed.
+    marker = encode(_valid(Topic.PLANS_DECIDED, "gate-after-restart"))
+    asyncio.run(_produce(bootstrap, [(Topic.PLANS_DECIDED.value, marker)]))
+    wait_for(
+        "the decision sent after the restart in the audit trail",
+        lambda: any(
+            json.loads(r.value).get("decision_id") == f"m-{RUN}-gate-after-restart"
+            for r in _read(bootstrap, [Topic.AUDIT_EVENTS.value])
+        ),
+        120,
+        stack.logs,
+    )
+    ours = set(poisons(Topic.PLANS_DECIDED).values())
+    dead = [r for r in _read(bootstrap, [Topic.PLANS_DECIDED.dlq]) if r.value in ours]
+    assert len(dead) == len(ours), "a replayed poison was dead-lettered again"

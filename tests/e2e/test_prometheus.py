@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,6 +16,8 @@ import httpx
 import pytest
 import yaml
 
+from schemas.topics import Topic
+from services.common.kafka import start_group_at_end
 from tests.e2e.conftest import REPO, Stack, free_port, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -109,7 +112,18 @@ def prometheus(stack: Stack, tmp_path: Path) -> Iterator[Prometheus]:
 
 @pytest.fixture
 def pipeline(stack: Stack) -> Stack:
-    """Gate, planner (plans every two orders) and the rules-only parser."""
+    """Gate, planner (plans every two orders) and the rules-only parser.
+
+    The parser's and planner's fresh groups start at the end of their topics: earlier tests'
+    poison messages there would be dead-lettered again and fire QmDeadLetters, which this test
+    requires to stay quiet.
+    """
+    bootstrap = stack.env["KAFKA_BOOTSTRAP"]
+    for group, topic in (
+        (stack.env["QM_PARSER_GROUP_ID"], Topic.ORDERS_SUBMITTED),
+        (stack.env["QM_PLANNER_GROUP_ID"], Topic.ORDERS_PARSED),
+    ):
+        asyncio.run(start_group_at_end(bootstrap, group, topic.value))
     stack.start("gate")
     stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="2", QM_PLANNER_BATCH_WINDOW_S="60")
     stack.start("parser", QM_PARSER_BACKEND="rules")
