@@ -57,6 +57,9 @@ from services.common.signing import (
 from services.gate.rules import approvals_required
 
 REPO = Path(__file__).resolve().parents[2]
+# Polls (about a second each) without change before a run with open plans counts as over; the
+# approver re-sends every 30 s, so this outlasts one retry.
+QUIET_TICKS_WITH_OPEN_PLANS = 45
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 QM = str(Path(sys.executable).parent / "qm")
 SERVICES = ("parser", "planner", "gate")
@@ -476,15 +479,17 @@ class Harness:
                 and len(self.submitted) == self.n
                 and done == self.n
                 and self._planned(seen) >= seen.parsed & set(self.submitted)
-                and set(seen.plans) <= {r.plan_id for r in seen.releases} | seen.superseded
             )
+            closed = set(seen.plans) <= {r.plan_id for r in seen.releases} | seen.superseded
             same = last is not None and (
                 len(last.plans),
                 len(last.releases),
                 last.done,
             ) == (len(seen.plans), len(seen.releases), seen.done)
             quiet = quiet + 1 if settled and same else 0
-            if quiet >= 3:
+            # Every plan closed: done. A plan the gate refuses for good (e.g. a duplicate that
+            # reuses released orders, with --no-dedupe) stays open: done after a long quiet.
+            if quiet >= (3 if closed else QUIET_TICKS_WITH_OPEN_PLANS):
                 return
             last = seen
             console.print(
