@@ -70,11 +70,12 @@ async def preload(planner: Planner) -> None:
                 proposals.append(decode(PlanProposed, record.value, limit))
             elif record.topic == Topic.PLANS_RELEASED.value:
                 released.append(decode(PlanReleased, record.value, limit).plan_id)
-    planned = {order_id for plan in proposals for order_id in plan.order_ids}
-    planner.batcher.remember(sorted(planned))
+    # In the order read, so the batcher's bounded memory forgets the oldest first.
+    planned = list(dict.fromkeys(o for plan in proposals for o in plan.order_ids))
+    planner.batcher.remember(planned)
     log.info("planner preloaded %d planned order(s) from %d plan(s)", len(planned), len(proposals))
     if settings.replan:
-        orders = _parsed_orders(records, planned, limit)
+        orders = _parsed_orders(records, set(planned), limit)
         planner.lineage.restore(sorted(proposals, key=lambda p: p.occurred_at), released, orders)
         if planner.lineage.head is not None:
             log.info("re-planning resumes from %s", planner.lineage.head)
