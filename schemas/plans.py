@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -98,6 +99,18 @@ class PlanProposed(Envelope):
     def computed_hash(self) -> str:
         """SHA-256 over the canonical JSON of the plan content."""
         return sha256_hex(self.content())
+
+
+def superseded_plans(plan: PlanProposed, known: Mapping[str, PlanProposed]) -> list[str]:
+    """Ids of the plans `plan` replaces, newest first: the one it supersedes, the one that one
+    superseded, and so on through the plans in `known`."""
+    found: list[str] = []
+    step = plan.supersedes
+    while step is not None and step not in found:
+        found.append(step)
+        earlier = known.get(step)
+        step = earlier.supersedes if earlier is not None else None
+    return found
 
 
 class Decision(StrEnum):

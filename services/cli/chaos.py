@@ -41,7 +41,7 @@ from rich.table import Table
 
 from schemas.envelope import content_id, utcnow
 from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted
-from schemas.plans import PlanDecided, PlanProposed, PlanReleased
+from schemas.plans import PlanDecided, PlanProposed, PlanReleased, superseded_plans
 from schemas.topics import Topic
 from services.cli.context import console
 from services.common.codec import DecodeError, decode, encode
@@ -545,15 +545,7 @@ def duplicate_proposals(plans: dict[str, PlanProposed], ids: set[str]) -> int:
     plan for an order is a duplicate.
     """
 
-    def lineage(plan: PlanProposed) -> set[str]:
-        found: set[str] = set()
-        step = plan.supersedes
-        while step is not None and step not in found:
-            found.add(step)
-            step = plans[step].supersedes if step in plans else None
-        return found
-
-    ancestors = {plan_id: lineage(plan) for plan_id, plan in plans.items()}
+    ancestors = {plan_id: set(superseded_plans(plan, plans)) for plan_id, plan in plans.items()}
     holders: dict[str, list[str]] = {}
     for plan_id, plan in plans.items():
         for order_id in plan.order_ids:

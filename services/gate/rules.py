@@ -8,7 +8,14 @@ from enum import StrEnum
 
 from schemas.envelope import content_id
 from schemas.orders import Priority
-from schemas.plans import Approval, Decision, PlanDecided, PlanProposed, PlanReleased
+from schemas.plans import (
+    Approval,
+    Decision,
+    PlanDecided,
+    PlanProposed,
+    PlanReleased,
+    superseded_plans,
+)
 from services.common.signing import TrustStore, verify_decision
 
 APPROVING_ROLES = frozenset({"approver"})
@@ -72,16 +79,6 @@ class GateState:
         for vehicle_id, order_ids in _sequences(release.plan).items():
             for position, order_id in enumerate(order_ids):
                 self.committed[order_id] = Commitment(release.plan_id, vehicle_id, position)
-
-    def lineage(self, plan: PlanProposed) -> set[str]:
-        """The plans this plan replaces, directly or through the plans it replaced."""
-        found: set[str] = set()
-        step = plan.supersedes
-        while step is not None and step not in found:
-            found.add(step)
-            earlier = self.plans.get(step)
-            step = earlier.supersedes if earlier is not None else None
-        return found
 
 
 @dataclass(frozen=True)
@@ -159,7 +156,7 @@ def _sequences(plan: PlanProposed) -> dict[str, list[str]]:
 
 def _check_commitments(plan: PlanProposed, state: GateState) -> Outcome | None:
     """An order is released once; only a plan superseding its release may carry it, unmoved."""
-    lineage = state.lineage(plan)
+    lineage = set(superseded_plans(plan, state.plans))
     served = {
         order_id: (vehicle_id, rank)
         for vehicle_id, order_ids in _sequences(plan).items()

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from schemas.envelope import content_id
 from schemas.orders import OrderParsed
-from schemas.plans import PlanProposed
+from schemas.plans import PlanProposed, superseded_plans
 from services.planner.locks import Lock, locks_from
 from services.planner.verify import lock_violations
 
@@ -100,7 +100,7 @@ class Lineage:
         """A plan was released; return a re-plan basis if the head must now keep its stops."""
         self.released.add(plan_id)
         head = self.plans.get(self.head or "")
-        if head is None or head.plan.plan_id in self.released | self.rejected:
+        if head is None or head.plan.plan_id in self.released or head.plan.plan_id in self.rejected:
             return None
         anchor = self._anchor(head)
         if anchor is None or anchor == head.locked_to:
@@ -113,13 +113,7 @@ class Lineage:
 
     def _lineage(self, proposed: Proposed) -> list[str]:
         """The plan ids the head replaces, newest first."""
-        found: list[str] = []
-        step = proposed.plan.supersedes
-        while step is not None and step not in found:
-            found.append(step)
-            earlier = self.plans.get(step)
-            step = earlier.plan.supersedes if earlier is not None else None
-        return found
+        return superseded_plans(proposed.plan, {pid: p.plan for pid, p in self.plans.items()})
 
     def _anchor(self, proposed: Proposed) -> str | None:
         """The nearest released plan this plan replaces, if any."""
