@@ -35,8 +35,8 @@ def _ledger() -> dict[str, PlanView]:
         fail(str(err))
 
 
-def _one(plan_id: str) -> PlanView:
-    view = find(_ledger(), plan_id)
+def _one(plan_id: str, views: dict[str, PlanView] | None = None) -> PlanView:
+    view = find(views if views is not None else _ledger(), plan_id)
     if view is None:
         fail(f"no plan {plan_id!r}; `qm plans list` shows the plan ids")
     return view
@@ -87,9 +87,7 @@ def show(
 ) -> None:
     """Show one plan: routes, stops, ETAs, loads, unserved orders, decisions, what it replaces."""
     ledger = _ledger()
-    view = find(ledger, plan_id)
-    if view is None:
-        fail(f"no plan {plan_id!r}; `qm plans list` shows the plan ids")
+    view = _one(plan_id, ledger)
     changes = None
     if diff_from is not None or view.plan.supersedes is not None:
         older = find(ledger, diff_from or view.plan.supersedes or "")
@@ -152,7 +150,7 @@ def _decide(
     valid_for_min: int,
 ) -> None:
     view = _one(plan_id)
-    if view.superseded_by is not None and view.status == "superseded":
+    if view.status == "superseded":
         fail(
             f"plan {view.plan.plan_id} was superseded by {view.superseded_by}; review that one: "
             f"qm plans show {view.superseded_by}"
