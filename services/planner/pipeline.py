@@ -40,7 +40,7 @@ def plan_batch(
     """
     scenario = loaded.scenario
     # One provider for the solve and the re-check: both see the same road distances.
-    matrix = matrix_for(params.matrix_url, scenario.road_factor)
+    matrix = matrix_for(params.matrix_url, scenario.road_factor, params.matrix_kind)
     problem = build_problem(orders, scenario, now, params, matrix, locks=locks)
     solution = solve(problem, solve_params, progress)
     _check_locks_kept(problem, solution)

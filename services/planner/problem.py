@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from schemas.orders import OrderParsed, Priority
 from services.common.scenario import Scenario, Vehicle
@@ -18,6 +18,9 @@ EARTH_RADIUS_M = 6_371_008.8
 _EPS = 1e-9
 # Penalties grow geometrically with the batch size; past this the objective could overflow int64.
 _MAX_PENALTY = 2**61
+
+# The API of the road matrix service at PlanParams.matrix_url.
+MatrixKind = Literal["osrm", "valhalla"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,9 @@ class PlanParams:
     # much as this many metres of driving. 0 keeps every deliver_by hard.
     max_late_min: int = 0
     late_penalty_per_min: int = 1_000
-    # An OSRM table service for road distances; empty uses great circle times the road factor.
+    # A road matrix service (of matrix_kind's API); empty uses great circle times the road factor.
     matrix_url: str = ""
+    matrix_kind: MatrixKind = "osrm"
 
     def __post_init__(self) -> None:
         if self.horizon_hours <= 0:
@@ -44,7 +48,12 @@ class PlanParams:
         if self.late_penalty_per_min < 1:
             raise ValueError("late_penalty_per_min must be positive; use e.g. 1000 (metres)")
         if self.matrix_url and not self.matrix_url.startswith(("http://", "https://")):
-            raise ValueError("matrix_url must be an http(s) URL of an OSRM service, or empty")
+            raise ValueError("matrix_url must be an http(s) URL of a road matrix service, or empty")
+        if self.matrix_kind not in get_args(MatrixKind):
+            kinds = " or ".join(get_args(MatrixKind))
+            raise ValueError(
+                f"matrix_kind must be {kinds} (matrix_url's API), not {self.matrix_kind!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for hashing and for the plan's solver statistics."""
@@ -60,6 +69,8 @@ class PlanParams:
             }
         if self.matrix_url:  # distances come from elsewhere, so the plan is another one
             out["matrix_url"] = self.matrix_url
+            if self.matrix_kind != "osrm":  # only then, so OSRM plans keep their ids
+                out["matrix_kind"] = self.matrix_kind
         return out
 
 

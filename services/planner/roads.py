@@ -1,15 +1,15 @@
-"""Road distances from an OSRM table service, falling back to great circle when it fails."""
+"""Road distances from an OSRM or Valhalla matrix service, falling back to great circle."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
-from services.planner.problem import GreatCircleMatrix, MatrixProvider
+from services.planner.problem import GreatCircleMatrix, MatrixKind, MatrixProvider
 
 log = logging.getLogger("qm.planner")
 
@@ -17,12 +17,14 @@ Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
-class OsrmTableMatrix:
-    """Distances from `GET {base_url}/table/v1/driving/{lon,lat;…}?annotations=distance`.
+class RoadMatrix:
+    """A road matrix service; subclasses say how to ask it (`_table`).
 
     One instance serves one plan: every distance it returned is remembered, so verify re-checks
     the plan against the very distances it was solved with, even if the service fails between.
     """
+
+    kind: ClassVar[MatrixKind]
 
     base_url: str
     fallback: MatrixProvider = field(default_factory=GreatCircleMatrix)
@@ -35,6 +37,10 @@ class OsrmTableMatrix:
             self._remember(points, self._fetch(points))
         return [[self._known[a, b] for b in points] for a in points]
 
+    def _table(self, points: Sequence[Point]) -> list[list[int | None]]:
+        """The service's square table in metres, None for a pair it cannot route."""
+        raise NotImplementedError
+
     def _remember(self, points: Sequence[Point], rows: list[list[int]]) -> None:
         for a, row in zip(points, rows, strict=True):
             for b, metres in zip(points, row, strict=True):
@@ -42,7 +48,7 @@ class OsrmTableMatrix:
 
     def _fetch(self, points: Sequence[Point]) -> list[list[int]]:
         try:
-            table = self._table(points)
+            table = _square(self._table(points), len(points))
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
             log.warning(
                 "road matrix from %s failed (%s); using great-circle distances", self.base_url, err
@@ -51,28 +57,70 @@ class OsrmTableMatrix:
         out = [[0 if m is None else m for m in row] for row in table]
         holes = [(i, j) for i, row in enumerate(table) for j, m in enumerate(row) if m is None]
         if holes:
-            # OSRM gives null for a pair it cannot route; only those pairs are estimated.
+            # The service gives null for a pair it cannot route; only those pairs are estimated.
             log.warning("road matrix from %s has unroutable pairs; estimating them", self.base_url)
             estimate = self.fallback.matrix(points)
             for i, j in holes:
                 out[i][j] = estimate[i][j]
         return out
 
+    def _url(self, path: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{path}"
+
+
+def _square(rows: list[list[int | None]], n: int) -> list[list[int | None]]:
+    if len(rows) != n or any(len(row) != n for row in rows):
+        raise ValueError(f"a {len(rows)}-row table for {n} points")
+    return rows
+
+
+@dataclass(frozen=True)
+class OsrmTableMatrix(RoadMatrix):
+    """Distances from OSRM: `GET {base_url}/table/v1/driving/{lon,lat;…}?annotations=distance`."""
+
+    kind: ClassVar[MatrixKind] = "osrm"
+
     def _table(self, points: Sequence[Point]) -> list[list[int | None]]:
         coords = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in points)
-        url = f"{self.base_url.rstrip('/')}/table/v1/driving/{coords}"
-        response = httpx.get(url, params={"annotations": "distance"}, timeout=self.timeout_s)
+        response = httpx.get(
+            self._url(f"table/v1/driving/{coords}"),
+            params={"annotations": "distance"},
+            timeout=self.timeout_s,
+        )
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         if body.get("code") != "Ok":
             raise ValueError(f"service answered {body.get('code')}: {body.get('message', '')}")
-        rows = body["distances"]
-        if len(rows) != len(points) or any(len(row) != len(points) for row in rows):
-            raise ValueError(f"a {len(rows)}-row table for {len(points)} points")
-        return [[None if m is None else round(m) for m in row] for row in rows]
+        return [[None if m is None else round(m) for m in row] for row in body["distances"]]
 
 
-def matrix_for(url: str, road_factor: float) -> MatrixProvider:
-    """The road matrix a plan uses: OSRM at url, or great circle times the road factor."""
+@dataclass(frozen=True)
+class ValhallaMatrix(RoadMatrix):
+    """Distances from Valhalla: `POST {base_url}/sources_to_targets`, every point both ways."""
+
+    kind: ClassVar[MatrixKind] = "valhalla"
+
+    def _table(self, points: Sequence[Point]) -> list[list[int | None]]:
+        where = [{"lat": lat, "lon": lon} for lat, lon in points]
+        request = {"sources": where, "targets": where, "costing": "auto", "units": "kilometers"}
+        response = httpx.post(self._url("sources_to_targets"), json=request, timeout=self.timeout_s)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return [
+            [None if cell["distance"] is None else round(cell["distance"] * 1000) for cell in row]
+            for row in body["sources_to_targets"]
+        ]
+
+
+PROVIDERS: dict[MatrixKind, type[RoadMatrix]] = {
+    "osrm": OsrmTableMatrix,
+    "valhalla": ValhallaMatrix,
+}
+
+
+def matrix_for(url: str, road_factor: float, kind: MatrixKind = "osrm") -> MatrixProvider:
+    """The road matrix a plan uses: the kind's service at url, or great circle × road factor."""
     great_circle = GreatCircleMatrix(road_factor)
-    return OsrmTableMatrix(url, fallback=great_circle) if url else great_circle
+    if not url:
+        return great_circle
+    return PROVIDERS[kind](url, fallback=great_circle)

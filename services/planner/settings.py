@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
 from services.planner.batching import BatchParams
-from services.planner.problem import PlanParams
+from services.planner.problem import MatrixKind, PlanParams
 from services.planner.solver import SolveParams
 
 
@@ -55,7 +55,12 @@ class PlannerSettings(CommonSettings):
     matrix_url: str = Field(
         default="",
         pattern=r"^(https?://.+)?$",
-        description="OSRM service for road distances (GET /table/v1/driving); empty: great circle",
+        description="road matrix service for road distances; empty: great circle",
+    )
+    matrix_kind: MatrixKind = Field(
+        default="osrm",
+        description="matrix_url's API: osrm (GET /table/v1/driving) "
+        "or valhalla (POST /sources_to_targets)",
     )
     group_id: str = "qm-planner"
     metrics_port: int = Field(default=9402, ge=0, le=65535)
@@ -74,6 +79,7 @@ class PlannerSettings(CommonSettings):
             max_late_min=self.max_late_min,
             late_penalty_per_min=self.late_penalty_per_min,
             matrix_url=self.matrix_url,
+            matrix_kind=self.matrix_kind,
         )
 
     def solve_params(self) -> SolveParams:

@@ -1,4 +1,4 @@
-"""Road distances from an OSRM table service, against a tiny local server, and the fallback."""
+"""Road distances from OSRM and Valhalla matrix services on tiny local servers; the fallback."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from services.common.scenario import LoadedScenario
 from services.planner.pipeline import plan_batch
-from services.planner.problem import GreatCircleMatrix, PlanParams
-from services.planner.roads import OsrmTableMatrix, matrix_for
+from services.planner.problem import GreatCircleMatrix, MatrixKind, PlanParams
+from services.planner.roads import PROVIDERS, OsrmTableMatrix, ValhallaMatrix, matrix_for
 from services.planner.settings import PlannerSettings
 from tests.planner.conftest import OrderFactory
 from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
@@ -55,16 +56,66 @@ class _Osrm(BaseHTTPRequestHandler):
         """Quiet: the test reads requests, not a log."""
 
 
-@pytest.fixture
-def osrm() -> Iterator[str]:
-    """A local OSRM look-alike; its base URL."""
-    _Osrm.answer, _Osrm.requests = None, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Osrm)
+class _Valhalla(BaseHTTPRequestHandler):
+    """Answers like Valhalla's sources_to_targets: the same Manhattan distances, in km."""
+
+    answer: tuple[int, Any] | None = None
+    requests: list[tuple[str, dict[str, Any]]] = []  # noqa: RUF012  # read by the test
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append((self.path, request))
+        status, body = self.answer or (200, self._matrix(request))
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    @staticmethod
+    def _matrix(request: dict[str, Any]) -> dict[str, Any]:
+        rows = [
+            [
+                {
+                    "from_index": i,
+                    "to_index": j,
+                    "distance": round(
+                        abs(a["lat"] - b["lat"]) * 100 + abs(a["lon"] - b["lon"]) * 100, 3
+                    ),
+                    "time": 60,
+                }
+                for j, b in enumerate(request["targets"])
+            ]
+            for i, a in enumerate(request["sources"])
+        ]
+        return {"sources_to_targets": rows, "units": "kilometers"}
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test reads requests, not a log."""
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def osrm() -> Iterator[str]:
+    """A local OSRM look-alike; its base URL."""
+    _Osrm.answer, _Osrm.requests = None, []
+    yield from _serve(_Osrm)
+
+
+@pytest.fixture
+def valhalla() -> Iterator[str]:
+    """A local Valhalla look-alike; its base URL."""
+    _Valhalla.answer, _Valhalla.requests = None, []
+    yield from _serve(_Valhalla)
 
 
 def test_the_table_comes_from_the_service_in_lon_lat_order(osrm: str) -> None:
@@ -139,15 +190,101 @@ def test_the_setting_selects_the_provider(osrm: str, monkeypatch: pytest.MonkeyP
         PlanParams(matrix_url="osrm:5000")
 
 
+def test_the_kind_setting_selects_valhalla_and_refuses_unknown_kinds(
+    valhalla: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QM_PLANNER_MATRIX_KIND=valhalla reaches the provider; another kind is refused by name."""
+    monkeypatch.setenv("QM_PLANNER_MATRIX_URL", valhalla)
+    monkeypatch.setenv("QM_PLANNER_MATRIX_KIND", "valhalla")
+    params = PlannerSettings().plan_params()
+    assert params.matrix_kind == "valhalla"
+    assert isinstance(matrix_for(params.matrix_url, 1.3, params.matrix_kind), ValhallaMatrix)
+    assert matrix_for("", 1.3, "valhalla") == GreatCircleMatrix(1.3)
+    assert set(PROVIDERS) == set(get_args(MatrixKind))
+    monkeypatch.setenv("QM_PLANNER_MATRIX_KIND", "graphhopper")
+    with pytest.raises(ValidationError, match="matrix_kind"):
+        PlannerSettings()
+    with pytest.raises(ValueError, match="matrix_kind must be osrm or valhalla"):
+        PlanParams(matrix_url=valhalla, matrix_kind="graphhopper")  # type: ignore[arg-type]
+
+
+def test_the_kind_joins_the_plan_identity_only_when_not_osrm() -> None:
+    """Plans on OSRM or on great circle keep their ids; Valhalla's distances make another plan."""
+    url = "http://roads:8002"
+    assert (
+        PlanParams(matrix_url=url).as_dict()
+        == PlanParams(matrix_url=url, matrix_kind="osrm").as_dict()
+    )
+    assert "matrix_kind" not in PlanParams(matrix_kind="valhalla").as_dict()
+    assert PlanParams(matrix_url=url, matrix_kind="valhalla").as_dict()["matrix_kind"] == "valhalla"
+
+
+def test_valhalla_is_asked_every_point_both_ways_in_kilometres(valhalla: str) -> None:
+    """One POST with lat/lon sources and targets; kilometres come back as whole metres."""
+    got = ValhallaMatrix(valhalla + "/").matrix(POINTS)
+    assert got == [[0, 10_000, 10_000], [10_000, 0, 20_000], [10_000, 20_000, 0]]
+    ((path, request),) = _Valhalla.requests
+    assert path == "/sources_to_targets"
+    where = [{"lat": lat, "lon": lon} for lat, lon in POINTS]
+    assert request == {
+        "sources": where,
+        "targets": where,
+        "costing": "auto",
+        "units": "kilometers",
+    }
+
+
+def test_valhalla_unroutable_pairs_alone_are_estimated(
+    valhalla: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Valhalla's null distance for one pair is filled from great circle; the rest stay its own."""
+
+    def cell(km: float | None) -> dict[str, Any]:
+        return {"distance": km, "time": None if km is None else 60}
+
+    rows: list[list[float | None]] = [[0, 1.5, None], [1.5, 0, 0.7], [2.0, 0.7, 0]]
+    _Valhalla.answer = (200, {"sources_to_targets": [[cell(km) for km in row] for row in rows]})
+    with caplog.at_level(logging.WARNING, logger="qm.planner"):
+        got = ValhallaMatrix(valhalla, fallback=GreatCircleMatrix(1.3)).matrix(POINTS)
+    assert got == [
+        [0, 1500, GreatCircleMatrix(1.3).matrix(POINTS)[0][2]],
+        [1500, 0, 700],
+        [2000, 700, 0],
+    ]
+    assert "unroutable pairs" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (400, {"error_code": 171, "error": "No suitable edges near location"}),
+        (200, {"units": "kilometers"}),
+        (200, {"sources_to_targets": [[{"distance": 0.0, "time": 0}]]}),
+        (200, {"sources_to_targets": [[0, 1, 2], [1, 0, 2], [2, 1, 0]]}),
+    ],
+)
+def test_a_failing_valhalla_falls_back_to_great_circle_with_a_warning(
+    valhalla: str, answer: tuple[int, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Errors, a missing matrix, a wrong-sized one and bare numbers give the great-circle matrix."""
+    _Valhalla.answer = answer
+    with caplog.at_level(logging.WARNING, logger="qm.planner"):
+        got = ValhallaMatrix(valhalla, fallback=GreatCircleMatrix(1.3)).matrix(POINTS)
+    assert got == GreatCircleMatrix(1.3).matrix(POINTS)
+    assert "using great-circle distances" in caplog.text
+
+
+@pytest.mark.parametrize("kind", get_args(MatrixKind))
 def test_a_plan_is_solved_and_verified_on_the_service_distances(
-    osrm: str, order: OrderFactory
+    kind: MatrixKind, order: OrderFactory, request: pytest.FixtureRequest
 ) -> None:
     """The route's declared distance is the sum of the service's legs, and verify agrees."""
+    url: str = request.getfixturevalue(kind)
     loaded = LoadedScenario(
         scenario=scenario_with(vehicle("TRUCK-A", "DEPOT-A", 2000, 6)), path="t", sha256="0" * 64
     )
     orders = [order("a", "FOB-1", ("TARP", 1)), order("b", "HOSP-1", ("TARP", 1))]
-    plan = plan_batch(orders, loaded, NOW, PlanParams(matrix_url=osrm), FAST)
+    plan = plan_batch(orders, loaded, NOW, PlanParams(matrix_url=url, matrix_kind=kind), FAST)
     (route,) = plan.routes
     where = {loc.id: (loc.lat, loc.lon) for loc in loaded.scenario.locations}
     legs = pairwise([route.depot, *(s.location for s in route.stops), route.depot])
@@ -156,4 +293,4 @@ def test_a_plan_is_solved_and_verified_on_the_service_distances(
         for a, b in legs
     )
     assert route.distance_km == pytest.approx(metres / 1000) == 40.0
-    assert plan.solver.params["plan"]["matrix_url"] == osrm
+    assert plan.solver.params["plan"]["matrix_url"] == url
