@@ -167,6 +167,7 @@ class Planner:
                 self.settings.solve_params(),
                 _report_progress,
                 locks=locks,
+                on_fallback=count_matrix_fallback,
             )
         finally:
             metrics.SOLVING.set(0)
@@ -177,6 +178,11 @@ def _report_progress(progress: Progress) -> None:
     metrics.SEARCH_BEST.set(progress.objective)
     metrics.SEARCH_IMPROVEMENTS.inc()
     metrics.SEARCH_ELAPSED.set(progress.wall_seconds)
+
+
+def count_matrix_fallback(provider: str, reason: str) -> None:
+    """Runs in plan_batch's thread whenever great circle stands in for the road service."""
+    metrics.MATRIX_FALLBACKS.labels(provider=provider, reason=reason).inc()
 
 
 def build_router(planner: Planner) -> KafkaRouter:

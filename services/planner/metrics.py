@@ -1,4 +1,4 @@
-"""Planner metrics: batches, solve time and objective, unserved orders."""
+"""Planner metrics: batches, solve time and objective, unserved orders, road matrix fallbacks."""
 
 from __future__ import annotations
 
@@ -25,4 +25,9 @@ SEARCH_IMPROVEMENTS = Counter(
 )
 SEARCH_ELAPSED = Gauge(
     "qm_planner_search_elapsed_seconds", "Seconds into the running solve at its last new best."
+)
+MATRIX_FALLBACKS = Counter(
+    "qm_planner_matrix_fallbacks",
+    "Road matrices estimated by great circle: the service failed, or some pairs were unroutable.",
+    ["provider", "reason"],
 )

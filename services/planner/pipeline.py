@@ -11,7 +11,7 @@ from services.common.scenario import LoadedScenario
 from services.planner.locks import Lock, LocksInfeasible
 from services.planner.plan import make_plan
 from services.planner.problem import PlanParams, Problem, build_problem
-from services.planner.roads import matrix_for
+from services.planner.roads import FallbackHook, matrix_for
 from services.planner.solver import Progress, Solution, SolveParams, solve
 from services.planner.verify import verify
 
@@ -32,15 +32,17 @@ def plan_batch(
     solve_params: SolveParams,
     progress: Callable[[Progress], None] | None = None,
     locks: Sequence[Lock] = (),
+    on_fallback: FallbackHook | None = None,
 ) -> PlanProposed:
     """Blocking (OR-Tools): run it off the event loop. Raises PlanInvalid on a broken plan.
 
     Locked orders (every one of them in `orders`) stay on their vehicle and shift, in their
     locked order, and are never dropped; LocksInfeasible when that is no longer possible.
+    `on_fallback` hears each time the road service's distances are estimated instead.
     """
     scenario = loaded.scenario
     # One provider for the solve and the re-check: both see the same road distances.
-    matrix = matrix_for(params.matrix_url, scenario.road_factor, params.matrix_kind)
+    matrix = matrix_for(params.matrix_url, scenario.road_factor, params.matrix_kind, on_fallback)
     problem = build_problem(orders, scenario, now, params, matrix, locks=locks)
     solution = solve(problem, solve_params, progress)
     _check_locks_kept(problem, solution)

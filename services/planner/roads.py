@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -14,6 +14,9 @@ from services.planner.problem import GreatCircleMatrix, MatrixKind, MatrixProvid
 log = logging.getLogger("qm.planner")
 
 Point = tuple[float, float]
+# Told (provider, reason) whenever great circle stands in for the service: "failed" when the
+# whole matrix is estimated, "unroutable" when only the pairs it could not route are.
+FallbackHook = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class RoadMatrix:
     base_url: str
     fallback: MatrixProvider = field(default_factory=GreatCircleMatrix)
     timeout_s: float = 10.0
+    on_fallback: FallbackHook | None = field(default=None, compare=False, repr=False)
     _known: dict[tuple[Point, Point], int] = field(default_factory=dict, compare=False, repr=False)
 
     def matrix(self, points: Sequence[Point]) -> list[list[int]]:
@@ -53,16 +57,22 @@ class RoadMatrix:
             log.warning(
                 "road matrix from %s failed (%s); using great-circle distances", self.base_url, err
             )
+            self._fell_back("failed")
             return self.fallback.matrix(points)
         out = [[0 if m is None else m for m in row] for row in table]
         holes = [(i, j) for i, row in enumerate(table) for j, m in enumerate(row) if m is None]
         if holes:
             # The service gives null for a pair it cannot route; only those pairs are estimated.
             log.warning("road matrix from %s has unroutable pairs; estimating them", self.base_url)
+            self._fell_back("unroutable")
             estimate = self.fallback.matrix(points)
             for i, j in holes:
                 out[i][j] = estimate[i][j]
         return out
+
+    def _fell_back(self, reason: str) -> None:
+        if self.on_fallback is not None:
+            self.on_fallback(self.kind, reason)
 
     def _url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{path}"
@@ -118,9 +128,14 @@ PROVIDERS: dict[MatrixKind, type[RoadMatrix]] = {
 }
 
 
-def matrix_for(url: str, road_factor: float, kind: MatrixKind = "osrm") -> MatrixProvider:
+def matrix_for(
+    url: str,
+    road_factor: float,
+    kind: MatrixKind = "osrm",
+    on_fallback: FallbackHook | None = None,
+) -> MatrixProvider:
     """The road matrix a plan uses: the kind's service at url, or great circle × road factor."""
     great_circle = GreatCircleMatrix(road_factor)
     if not url:
         return great_circle
-    return PROVIDERS[kind](url, fallback=great_circle)
+    return PROVIDERS[kind](url, fallback=great_circle, on_fallback=on_fallback)

@@ -12,9 +12,11 @@ from typing import Any, get_args
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from services.common.scenario import LoadedScenario
+from services.planner.handlers import count_matrix_fallback
 from services.planner.pipeline import plan_batch
 from services.planner.problem import GreatCircleMatrix, MatrixKind, PlanParams
 from services.planner.roads import PROVIDERS, OsrmTableMatrix, ValhallaMatrix, matrix_for
@@ -294,3 +296,67 @@ def test_a_plan_is_solved_and_verified_on_the_service_distances(
     )
     assert route.distance_km == pytest.approx(metres / 1000) == 40.0
     assert plan.solver.params["plan"]["matrix_url"] == url
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer", "reason"),
+    [
+        ("osrm", (500, {"message": "down"}), "failed"),
+        (
+            "osrm",
+            (200, {"code": "Ok", "distances": [[0, 1, None], [1, 0, 1], [1, 1, 0]]}),
+            "unroutable",
+        ),
+        ("valhalla", (400, {"error_code": 171, "error": "No suitable edges"}), "failed"),
+        (
+            "valhalla",
+            (200, {"sources_to_targets": [[{"distance": d} for d in (0, None, 1)]] * 3}),
+            "unroutable",
+        ),
+    ],
+)
+def test_each_fallback_is_told_once_with_provider_and_reason(
+    kind: MatrixKind, answer: tuple[int, Any], reason: str, request: pytest.FixtureRequest
+) -> None:
+    """The hook hears (provider, reason) per fetch; remembered distances are not a new fallback."""
+    url: str = request.getfixturevalue(kind)
+    _Osrm.answer = _Valhalla.answer = answer
+    told: list[tuple[str, str]] = []
+    matrix = matrix_for(url, 1.3, kind, on_fallback=lambda *heard: told.append(heard))
+    matrix.matrix(POINTS)
+    matrix.matrix(POINTS[:2])
+    assert told == [(kind, reason)]
+
+
+def test_a_healthy_service_is_no_fallback(osrm: str, valhalla: str) -> None:
+    """Complete tables from either service tell the hook nothing."""
+    told: list[tuple[str, str]] = []
+    services: list[tuple[str, MatrixKind]] = [(osrm, "osrm"), (valhalla, "valhalla")]
+    for url, kind in services:
+        matrix_for(url, 1.3, kind, on_fallback=lambda *heard: told.append(heard)).matrix(POINTS)
+    assert told == []
+
+
+def test_the_planner_counts_a_failed_road_service_once_per_plan(
+    osrm: str, order: OrderFactory
+) -> None:
+    """The handler's hook makes a fallback during plan_batch one qm_planner_matrix_fallbacks."""
+    labels = {"provider": "osrm", "reason": "failed"}
+
+    def count() -> float:
+        return REGISTRY.get_sample_value("qm_planner_matrix_fallbacks_total", labels) or 0.0
+
+    _Osrm.answer = (503, {"message": "overloaded"})
+    loaded = LoadedScenario(
+        scenario=scenario_with(vehicle("TRUCK-A", "DEPOT-A", 2000, 6)), path="t", sha256="0" * 64
+    )
+    before = count()
+    plan_batch(
+        [order("a", "FOB-1", ("TARP", 1))],
+        loaded,
+        NOW,
+        PlanParams(matrix_url=osrm),
+        FAST,
+        on_fallback=count_matrix_fallback,
+    )
+    assert count() - before == 1
