@@ -45,6 +45,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "workers": 1,
         "ruin_recreate": False,
     },
+    # The default before our ruin-and-recreate start routes: OR-Tools alone (GLS from our
+    # savings routes, and OR-Tools' own ruin and recreate) on two workers.
+    "ortools": {"construction": "savings"},
     # The portfolio's second worker alone: OR-Tools' savings, then SISR ruin and recreate.
     "ruin-recreate": {
         "first_solution": "SAVINGS",

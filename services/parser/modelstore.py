@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from services.common.cache import cache_dir
+
 READ_CHUNK = 4 * 1024 * 1024
 PIP_TIMEOUT_S = 1800
 CHUNK_LICENCE_NOTE = "third-party re-upload without licence metadata; upstream Apache-2.0"
@@ -108,12 +110,6 @@ def get_spec(name: str) -> ModelSpec:
     except KeyError:
         known = ", ".join(sorted(MODELS))
         raise ModelStoreError(f"unknown model {name!r}; choose one of: {known}") from None
-
-
-def cache_dir() -> Path:
-    """Return the Quartermaster cache directory ($QM_CACHE_DIR or ~/.cache/quartermaster)."""
-    override = os.environ.get("QM_CACHE_DIR")
-    return Path(override).expanduser() if override else Path.home() / ".cache" / "quartermaster"
 
 
 def models_dir() -> Path:

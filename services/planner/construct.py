@@ -10,7 +10,7 @@ from services.planner.problem import Duty, Job, Problem
 def savings_routes(problem: Problem, neighbours: int = 40) -> list[list[int]] | None:
     """Clarke-Wright savings routes (node lists) respecting capacity and windows, or None."""
     duty = problem.duties[0] if problem.duties else None
-    if duty is None or any(_shape(d) != _shape(duty) for d in problem.duties):
+    if duty is None or any(duty_shape(d) != duty_shape(duty) for d in problem.duties):
         return None  # built for one depot and a uniform fleet, like benchmark instances
     if problem.pairs or problem.locked:
         return None  # merging routes knows nothing of pickup-delivery pairs or locks
@@ -30,7 +30,8 @@ def savings_routes(problem: Problem, neighbours: int = 40) -> list[list[int]] | 
     return routes if len(routes) <= len(problem.duties) else None
 
 
-def _shape(duty: Duty) -> tuple[object, ...]:
+def duty_shape(duty: Duty) -> tuple[object, ...]:
+    """What makes duties interchangeable for routing, skills aside."""
     return (
         duty.node,
         duty.start_min,

@@ -181,6 +181,13 @@ class Problem:
             return self.travel_min[i][j]
         return travel_minutes(self.distance_m[i][j], duty.speed_kmh)
 
+    def travel_matrix(self, duty: Duty) -> Sequence[Sequence[int]]:
+        """Minutes the duty's vehicle needs between every pair of nodes."""
+        if self.travel_min is not None:
+            return self.travel_min
+        n = range(len(self.locations))
+        return [[travel_minutes(self.distance_m[a][b], duty.speed_kmh) for b in n] for a in n]
+
 
 def plan_epoch(now: datetime) -> datetime:
     """The plan's time origin: now in UTC, floored to the minute."""

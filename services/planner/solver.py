@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, replace
@@ -13,8 +14,11 @@ from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 
+from services.planner import sisr
 from services.planner.construct import savings_routes
 from services.planner.problem import Duty, Job, Problem
+
+log = logging.getLogger("qm.planner")
 
 _STATUS = routing_enums_pb2.RoutingSearchStatus.Value
 _FIRST = routing_enums_pb2.FirstSolutionStrategy.Value
@@ -22,6 +26,7 @@ _META = routing_enums_pb2.LocalSearchMetaheuristic.Value
 _FIRST_NAMES = frozenset(_FIRST.keys())
 _META_NAMES = frozenset(_META.keys())
 _ALTERNATE_SEARCHES = ("same", "ruin_recreate")
+_CONSTRUCTIONS = (None, "savings", "sisr")
 # A spawned worker needs about a second to import OR-Tools: below this limit it cannot help.
 _MIN_PORTFOLIO_S = 1.0
 # Time kept back from the workers' searches to send their plans back (measured 0.2-0.7 s).
@@ -44,8 +49,14 @@ class SolveParams:
     # local search from our savings routes, and ruin and recreate (see alternate_search).
     workers: int = 2
     alternates: tuple[str, ...] = ("SAVINGS", "PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION")
-    # Start the first worker from our own construction ("savings") when the problem allows.
-    construction: str | None = "savings"
+    # Where OR-Tools' search starts, when the problem allows: our savings routes ("savings"),
+    # or routes improved by our ruin and recreate (native/sisr.c) for most of the time limit
+    # ("sisr", every worker with its own seed); None lets OR-Tools construct.
+    construction: str | None = "sisr"
+    # Share of the time limit left to OR-Tools' search after the "sisr" start routes.
+    polish_share: float = 0.1
+    # Random seed of the "sisr" start routes; worker k adds k.
+    seed: int = 0
     # Guided local search: how hard penalties push the search off long arcs (OR-Tools: 0.1).
     gls_lambda: float = 0.3
     # Ruin and recreate (OR-Tools' iterated local search: SISR string removals, cheapest
@@ -72,8 +83,12 @@ class SolveParams:
             raise ValueError("solution_limit must be at least 1, or None for no limit")
         if self.workers < 1:
             raise ValueError("workers must be at least 1; use 2 for a two-core portfolio")
-        if self.construction not in (None, "savings"):
-            raise ValueError(f"unknown construction {self.construction!r}; use 'savings' or None")
+        if self.construction not in _CONSTRUCTIONS:
+            raise ValueError(
+                f"unknown construction {self.construction!r}; use 'sisr', 'savings' or None"
+            )
+        if not 0 < self.polish_share <= 1:
+            raise ValueError("polish_share must be in (0, 1]; try 0.1")
         unknown = sorted(set(self.alternates) - _FIRST_NAMES)
         if unknown:
             raise ValueError(f"unknown alternates {unknown}; try SAVINGS or PATH_CHEAPEST_ARC")
@@ -95,15 +110,20 @@ class SolveParams:
         return [names[k % len(names)] for k in range(self.workers)]
 
     def variants(self) -> list[SolveParams]:
-        """One search per worker: ours first (with the construction), then diversifying ones."""
+        """One search per worker: ours first, then diversifying ones.
+
+        Ruin-and-recreate start routes diversify by seed; where they do not apply (or with
+        another construction) the other workers start from other first solutions.
+        """
         others = [
             replace(
                 self,
                 first_solution=name,
-                construction=None,
+                construction=self.construction if self.construction == "sisr" else None,
+                seed=self.seed + k,
                 ruin_recreate=self.ruin_recreate or self.alternate_search == "ruin_recreate",
             )
-            for name in self.portfolio()[1:]
+            for k, name in enumerate(self.portfolio()[1:], start=1)
         ]
         return [self, *others]
 
@@ -208,9 +228,9 @@ def _solve_one(
     if not problem.duties or not problem.jobs:
         return _empty(problem, params, started)
     manager, routing, time_dim = _model(problem)
-    if progress is not None:
-        _watch(routing, progress, started)
-    routes = _start_routes(problem, params)
+    bests = _Bests(progress, started)
+    bests.watch(routing)
+    routes = _start_routes(problem, params, deadline, bests)
     # Model building, construction and a worker's start-up all count against the limit.
     # Ruin and recreate cannot take start routes; from them, the metaheuristic searches.
     ruin = params.ruin_recreate and not routes
@@ -246,7 +266,9 @@ def _run(routing: Any, search: Any, initial: Any | None) -> Any:
     return routing.SolveWithParameters(search)
 
 
-def _start_routes(problem: Problem, params: SolveParams) -> list[list[int]] | None:
+def _start_routes(
+    problem: Problem, params: SolveParams, deadline: float, bests: _Bests | None = None
+) -> list[list[int]] | None:
     """Node lists per duty to start from: the locked runs, or our construction when asked."""
     if problem.locked:
         # Locked stops may not be dropped, so OR-Tools' own constructions can fail to find a
@@ -255,6 +277,9 @@ def _start_routes(problem: Problem, params: SolveParams) -> list[list[int]] | No
         for run in problem.locked:
             routes[run.duty] = [problem.jobs[k].node for k in run.jobs]
         return routes
+    if params.construction == "sisr" and sisr.applies(problem) and sisr.available():
+        budget = (deadline - time.time()) * (1 - params.polish_share)
+        return sisr.start_routes(problem, budget, seed=params.seed, progress=bests)
     if params.ruin_recreate or params.construction != "savings":
         return None
     return savings_routes(problem)
@@ -269,8 +294,10 @@ def _initial(
     indices = [[int(manager.NodeToIndex(n)) for n in route] for route in routes]
     indices += [[] for _ in range(len(problem.duties) - len(indices))]
     routing.CloseModelWithParameters(search)
-    # None when OR-Tools rejects the routes; it then builds its own first solution.
-    return routing.ReadAssignmentFromRoutes(indices, True)
+    assignment = routing.ReadAssignmentFromRoutes(indices, True)
+    if assignment is None:  # OR-Tools then builds its own first solution
+        log.warning("OR-Tools rejected the start routes of %d jobs", len(problem.jobs))
+    return assignment
 
 
 def _model(problem: Problem) -> tuple[Any, Any, Any | None]:
@@ -375,15 +402,8 @@ def time_binds(problem: Problem) -> bool:
         return True
     # Even a route through every node, each left by its farthest drive, fits the horizon.
     slowest = min(problem.duties, key=lambda duty: duty.speed_kmh)
-    longest = sum(problem.service_min) + sum(max(row) for row in _travel(problem, slowest))
+    longest = sum(problem.service_min) + sum(max(row) for row in problem.travel_matrix(slowest))
     return longest > problem.horizon_min
-
-
-def _travel(problem: Problem, duty: Duty) -> Sequence[Sequence[int]]:
-    if problem.travel_min is not None:
-        return problem.travel_min
-    n = range(len(problem.locations))
-    return [[problem.travel(duty, a, b) for b in n] for a in n]
 
 
 def _add_time(problem: Problem, routing: Any) -> Any:
@@ -413,7 +433,7 @@ def _add_time(problem: Problem, routing: Any) -> Any:
 
 def _transit(problem: Problem, duty: Duty) -> list[list[int]]:
     service = problem.service_min
-    return [[service[a] + t for t in row] for a, row in enumerate(_travel(problem, duty))]
+    return [[service[a] + t for t in row] for a, row in enumerate(problem.travel_matrix(duty))]
 
 
 def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None) -> None:
@@ -471,19 +491,24 @@ def _add_pairs(problem: Problem, manager: Any, routing: Any, time_dim: Any | Non
             routing.solver().Add(time_dim.CumulVar(pickup) <= time_dim.CumulVar(delivery))
 
 
-def _watch(routing: Any, progress: Callable[[Progress], None], started: float) -> None:
-    # The callback fires on every accepted move, worse ones included under a metaheuristic;
-    # only new bests are reported, so a metrics hook sees a falling objective.
-    state = {"solutions": 0, "best": -1}
+class _Bests:
+    """Passes only new best objectives on, so a metrics hook sees a falling objective."""
 
-    def on_solution() -> None:
-        state["solutions"] += 1
-        objective = int(routing.CostVar().Value())
-        if state["best"] < 0 or objective < state["best"]:
-            state["best"] = objective
-            progress(Progress(state["solutions"], objective, time.monotonic() - started))
+    def __init__(self, progress: Callable[[Progress], None] | None, started: float) -> None:
+        self._progress, self._started = progress, started
+        self._solutions, self._best = 0, -1
 
-    routing.AddAtSolutionCallback(on_solution)
+    def __call__(self, objective: int) -> None:
+        self._solutions += 1
+        if self._progress is not None and (self._best < 0 or objective < self._best):
+            self._best = objective
+            wall = time.monotonic() - self._started
+            self._progress(Progress(self._solutions, objective, wall))
+
+    def watch(self, routing: Any) -> None:
+        """Hear OR-Tools' solutions too (every accepted move, worse ones included)."""
+        if self._progress is not None:
+            routing.AddAtSolutionCallback(lambda: self(int(routing.CostVar().Value())))
 
 
 def _tours(
