@@ -17,7 +17,8 @@ help: ## Show the tasks
 
 setup: setup-python setup-llama setup-kafka setup-prometheus model ## Everything a fresh machine needs (venv, llama.cpp, Kafka jars, Prometheus, model)
 
-setup-python: .venv/.installed ## Virtualenv with the project and dev tools
+setup-python: .venv/.installed ## Virtualenv with the project and dev tools; builds the planner's C search once
+	@$(PY) -c 'from services.planner import sisr; sisr.available()'
 .venv/.installed: pyproject.toml
 	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip

@@ -33,9 +33,9 @@ app = typer.Typer(help="Benchmarks: planner quality, load.", no_args_is_help=Tru
 DEFAULT_BKS = Path("../shared/bench/bks.csv")
 
 # Named searches for `--config` (repeatable, run side by side on each instance so they share
-# the machine's load). "default" is exactly what the planner service runs (a two-worker
-# portfolio: guided local search from our savings routes, and ruin and recreate); "before" is
-# the search this bench ran before issue 7, kept to measure against.
+# the machine's load). "default" is exactly what the planner service runs (two workers, each
+# starting OR-Tools' guided local search from our ruin-and-recreate routes with its own seed);
+# "before" is the search this bench ran before issue 7, kept to measure against.
 CONFIGS: dict[str, dict[str, Any]] = {
     "default": {},
     "before": {
@@ -88,7 +88,7 @@ def planner(
         typer.Option(help="Parallel searches per instance (a portfolio needs idle cores)."),
     ] = None,
     construction: Annotated[
-        str | None, typer.Option(help="Start from our construction: savings, or none.")
+        str | None, typer.Option(help="Where the search starts: sisr, savings or none.")
     ] = None,
     first_solution: Annotated[str | None, typer.Option(help="First-solution strategy.")] = None,
 ) -> None:

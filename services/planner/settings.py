@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -30,6 +31,11 @@ class PlannerSettings(CommonSettings):
         ge=1,
         le=8,
         description="parallel searches per batch, the best plan kept; 1 on a single busy core",
+    )
+    construction: Literal["sisr", "savings", "none"] = Field(
+        default="sisr",
+        description="where OR-Tools' search starts: routes from our ruin and recreate (sisr, "
+        "built with the C compiler), our savings routes, or OR-Tools' own construction (none)",
     )
     horizon_hours: float = Field(default=48.0, gt=0)
     plan_ttl_hours: float = Field(default=6.0, gt=0)
@@ -84,4 +90,7 @@ class PlannerSettings(CommonSettings):
 
     def solve_params(self) -> SolveParams:
         """Solver parameters."""
-        return SolveParams(time_limit_s=self.time_limit_s, workers=self.solver_workers)
+        construction = None if self.construction == "none" else self.construction
+        return SolveParams(
+            time_limit_s=self.time_limit_s, workers=self.solver_workers, construction=construction
+        )

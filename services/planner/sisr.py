@@ -40,7 +40,7 @@ class NativeUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Knobs:
-    """SISR's parameters; the defaults are the paper's, temperatures relative to an arc."""
+    """SISR's parameters: the paper's removal sizes; temperatures in average arcs (README)."""
 
     removed: float = 10.0  # average jobs removed per ruin (c-bar)
     string_max: float = 10.0  # longest string removed (L-max)
@@ -49,7 +49,13 @@ class Knobs:
 
 
 def library_path() -> Path:
-    """Where the compiled search lives: keyed by the source and flags, so edits rebuild it."""
+    """Where the compiled search lives: keyed by the source and flags, so edits rebuild it.
+
+    $QM_PLANNER_SISR_LIBRARY names a prebuilt library instead (images without a compiler).
+    """
+    prebuilt = os.environ.get("QM_PLANNER_SISR_LIBRARY")
+    if prebuilt:
+        return Path(prebuilt)
     digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(_FLAGS).encode()).hexdigest()[:16]
     return cache_dir() / "native" / f"sisr-{digest}.so"
 

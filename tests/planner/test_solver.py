@@ -188,3 +188,17 @@ def test_service_settings_run_the_default_search() -> None:
     """The planner service and `qm bench planner --config default` solve with the same params."""
     settings = PlannerSettings(time_limit_s=7.0)
     assert settings.solve_params() == config_params("default", 7.0) == SolveParams(7.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "construction"), [("sisr", "sisr"), ("savings", "savings"), ("none", None)]
+)
+def test_construction_setting_reaches_the_search(
+    value: str, construction: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QM_PLANNER_CONSTRUCTION picks where the service's search starts; a typo is refused."""
+    monkeypatch.setenv("QM_PLANNER_CONSTRUCTION", value)
+    assert PlannerSettings().solve_params().construction == construction
+    monkeypatch.setenv("QM_PLANNER_CONSTRUCTION", "sisrr")
+    with pytest.raises(ValueError, match="construction"):
+        PlannerSettings()
