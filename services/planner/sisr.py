@@ -76,6 +76,7 @@ def _library() -> ctypes.CDLL:
         _I32,
         *(_I64,) * 4,
         _U8,
+        _U8,
         _I32,
         ctypes.c_double,
         ctypes.c_uint64,
@@ -117,8 +118,8 @@ def available() -> bool:
 
 
 def applies(problem: Problem) -> bool:
-    """Whether the search models this problem: not pickup-delivery pairs or locked stops."""
-    return bool(problem.jobs and problem.duties) and not problem.pairs and not problem.locked
+    """Whether the search models this problem: not pickup-delivery pairs."""
+    return bool(problem.jobs and problem.duties) and not problem.pairs
 
 
 def start_routes(
@@ -127,17 +128,18 @@ def start_routes(
     seed: int = 0,
     knobs: Knobs | None = None,
     progress: Callable[[int], None] | None = None,
-) -> list[list[int]]:
+) -> list[list[int]] | None:
     """Node lists per duty after `seconds` of ruin and recreate (blocking, releases the GIL).
 
     The search runs in slices of about a tenth of the time (at least a second), each from the
-    best routes so far; `progress` hears the objective after each one.
+    best routes so far; `progress` hears the objective after each one. Locked runs start on
+    their duties and never move; None when they already break a constraint of the search's.
     """
     if not applies(problem):
-        raise ValueError("start_routes models neither pickup-delivery pairs nor locked stops")
+        raise ValueError("start_routes does not model pickup-delivery pairs")
     knobs = knobs or Knobs()
     a = _arrays(problem)
-    routes = np.full(len(problem.jobs) + len(problem.duties), -1, dtype=np.int32)
+    routes = _flat(problem)
     seconds = max(seconds, 0.0)
     count = max(1, min(10, int(seconds)))
     for k in range(count):
@@ -153,7 +155,8 @@ def start_routes(
             *(_ptr(a[name], _I64) for name in ("job_open", "job_close", "job_dem")),
             _ptr(a["job_penalty"], _I64),
             _ptr(a["allowed"], _U8),
-            _ptr(routes, _I32) if k else None,
+            _ptr(a["locked"], _U8),
+            _ptr(routes, _I32) if k or problem.locked else None,
             seconds / count,
             seed * 1000 + k,
             knobs.removed,
@@ -164,6 +167,9 @@ def start_routes(
             (k + 1) / count,
             _ptr(routes, _I32),
         )
+        if done == -2:
+            log.warning("locked stops break a window or capacity in the start routes")
+            return None
         if done < 0:
             raise MemoryError("the ruin-and-recreate search ran out of memory")
         if progress is not None:
@@ -183,6 +189,17 @@ def objective(problem: Problem, routes: list[list[int]]) -> int:
             nodes = [duty.node, *(problem.jobs[k].node for k in route), duty.node]
             total += duty.fixed_cost + sum(problem.distance_m[a][b] for a, b in pairwise(nodes))
     return total
+
+
+def _flat(problem: Problem) -> np.ndarray:
+    """The locked runs as start routes (jobs then -1 per duty), room for every job."""
+    per_duty: list[list[int]] = [[] for _ in problem.duties]
+    for run in problem.locked:
+        per_duty[run.duty] += run.jobs
+    flat = [k for route in per_duty for k in (*route, -1)]
+    out = np.full(len(problem.jobs) + len(problem.duties), -1, dtype=np.int32)
+    out[: len(flat)] = flat
+    return out
 
 
 def _split(flat: list[int], duties: int) -> list[list[int]]:
@@ -217,6 +234,9 @@ def _arrays(problem: Problem) -> dict[str, np.ndarray]:
     allowed = np.zeros((len(problem.jobs), len(problem.duties)), dtype=np.uint8)
     for k, job in enumerate(problem.jobs):
         allowed[k, list(job.allowed)] = 1
+    locked = np.zeros(len(problem.jobs), dtype=np.uint8)
+    for run in problem.locked:
+        locked[list(run.jobs)] = 1
     duties, jobs = problem.duties, problem.jobs
     return {
         "dist": np.ascontiguousarray(problem.distance_m, dtype=i64),
@@ -244,6 +264,7 @@ def _arrays(problem: Problem) -> dict[str, np.ndarray]:
         "job_dem": np.array([(j.weight_kg, j.volume_l) for j in jobs], dtype=i64),
         "job_penalty": np.array([j.penalty for j in jobs], dtype=i64),
         "allowed": allowed,
+        "locked": locked,
     }
 
 

@@ -269,17 +269,19 @@ def _run(routing: Any, search: Any, initial: Any | None) -> Any:
 def _start_routes(
     problem: Problem, params: SolveParams, deadline: float, bests: _Bests | None = None
 ) -> list[list[int]] | None:
-    """Node lists per duty to start from: the locked runs, or our construction when asked."""
+    """Node lists per duty to start from: our construction when asked, else the locked runs."""
+    if params.construction == "sisr" and sisr.applies(problem) and sisr.available():
+        budget = (deadline - time.time()) * (1 - params.polish_share)
+        routes = sisr.start_routes(problem, budget, seed=params.seed, progress=bests)
+        if routes is not None:
+            return routes
     if problem.locked:
         # Locked stops may not be dropped, so OR-Tools' own constructions can fail to find a
         # first solution; the locked runs alone are one, and the search inserts the rest.
-        routes: list[list[int]] = [[] for _ in problem.duties]
+        locked: list[list[int]] = [[] for _ in problem.duties]
         for run in problem.locked:
-            routes[run.duty] = [problem.jobs[k].node for k in run.jobs]
-        return routes
-    if params.construction == "sisr" and sisr.applies(problem) and sisr.available():
-        budget = (deadline - time.time()) * (1 - params.polish_share)
-        return sisr.start_routes(problem, budget, seed=params.seed, progress=bests)
+            locked[run.duty] = [problem.jobs[k].node for k in run.jobs]
+        return locked
     if params.ruin_recreate or params.construction != "savings":
         return None
     return savings_routes(problem)

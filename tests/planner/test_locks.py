@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,9 +11,10 @@ import pytest
 from schemas.orders import OrderParsed, Priority
 from schemas.plans import PlanProposed, Unserved
 from services.common.scenario import LoadedScenario, Scenario
+from services.planner import sisr
 from services.planner.locks import Lock, locks_from
 from services.planner.pipeline import LocksInfeasible, plan_batch
-from services.planner.problem import PlanParams
+from services.planner.problem import PlanParams, build_problem
 from services.planner.verify import verify
 from tests.planner.conftest import OrderFactory
 from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
@@ -191,3 +193,35 @@ def test_scenario_without_the_locked_vehicle_is_infeasible(order: OrderFactory) 
     loaded = LoadedScenario(scenario=only_b, path="t", sha256="0" * 64)
     with pytest.raises(LocksInfeasible, match="TRUCK-A"):
         _plan([order("a", "FOB-1", ("TARP", 1))], loaded, [Lock("a", "TRUCK-A", 0)])
+
+
+@pytest.mark.parametrize("construction", ["sisr", "savings"])
+def test_both_start_routes_keep_locks_while_new_orders_join(
+    two_depots: LoadedScenario, order: OrderFactory, construction: str
+) -> None:
+    """Ruin and recreate passes over locked stops (and OR-Tools alone keeps them too)."""
+    new = [order(f"n{k}", loc, ("TARP", 1)) for k, loc in enumerate(("FOB-1", "FOB-2", "HOSP-1"))]
+    params = replace(FAST, construction=construction)
+    plan = plan_batch(
+        [*_square(order), *new], two_depots, NOW, PlanParams(), params, locks=CROSSING
+    )
+    assert plan.unserved == ()
+    locked = {"a", "b", "c", "d"}
+    assert [oid for oid in _sequence(plan, "TRUCK-A") if oid in locked] == ["a", "b", "c"]
+    assert [oid for oid in _sequence(plan, "TRUCK-B") if oid in locked] == ["d"]
+    assert verify(plan, two_depots.scenario, [*_square(order), *new], locks=CROSSING) == []
+
+
+def test_ruin_and_recreate_never_moves_a_locked_stop(
+    two_depots: LoadedScenario, order: OrderFactory
+) -> None:
+    """The C search's own routes: locked jobs on their duty in their order, every job served."""
+    new = [order(f"n{k}", loc, ("TARP", 1)) for k, loc in enumerate(("FOB-2", "HOSP-1") * 3)]
+    problem = build_problem([*_square(order), *new], two_depots.scenario, NOW, locks=CROSSING)
+    routes = sisr.start_routes(problem, 0.3, seed=3)
+    assert routes is not None
+    where = {problem.jobs[k].node: k for k in range(len(problem.jobs))}
+    for run in problem.locked:
+        on_duty = [where[n] for n in routes[run.duty]]
+        assert [k for k in on_duty if k in run.jobs] == list(run.jobs)
+    assert sorted(where[n] for r in routes for n in r) == list(range(len(problem.jobs)))

@@ -3,7 +3,8 @@
  * String Removals for Vehicle Routing Problems", Transportation Science 54(2), 2020), written
  * for the planner's routing problem: duties (vehicles) at their own depots with shifts, two
  * capacities, travel-time classes and fixed costs; jobs with demands, hard windows, service
- * times, the duties allowed to serve them and drop penalties.
+ * times, the duties allowed to serve them and drop penalties. Locked jobs (stops of a released
+ * plan) come in the start routes and never move: ruins pass over them, new jobs may go between.
  *
  * It only proposes start routes: OR-Tools reads them, holds every constraint of the full model,
  * searches on and produces the final plan, which independent code then re-checks. Pure C99 plus
@@ -29,6 +30,7 @@ typedef struct {
     const int *job_node;
     const i64 *job_open, *job_close, *job_dem, *job_penalty; /* dem: 2 per job */
     const unsigned char *allowed;                            /* jobs x duties */
+    const unsigned char *locked;                             /* per job: never moves */
     int *adj;     /* jobs x jobs: every job's jobs, nearest first (itself first) */
     i64 *remote;  /* per job: distance from the nearest depot, for the recreate orders */
 } Inst;
@@ -170,11 +172,12 @@ static void copy_sol(const Inst *I, Sol *dst, const Sol *src) {
     dst->cost = src->cost;
 }
 
-/* Remove the jobs at positions [from, from + count) of route r except [keep, keep + kept). */
+/* Remove the jobs at positions [from, from + count) of route r except [keep, keep + kept)
+   and the locked ones. */
 static int cut(const Inst *I, Sol *S, int r, int from, int count, int keep, int kept) {
     int *q = S->seq + (i64)r * I->jobs, n = S->len[r], w = from;
     for (int i = from; i < from + count; i++) {
-        if (i >= keep && i < keep + kept) {
+        if ((i >= keep && i < keep + kept) || I->locked[q[i]]) {
             q[w++] = q[i];
         } else {
             S->route_of[q[i]] = -1;
@@ -335,19 +338,21 @@ static int by_distance(const void *a, const void *b) {
  * Routes in and out: per duty, its jobs then -1 (jobs + duties entries). The temperature falls
  * from t_start to t_end average arcs over a whole search; this call runs the part of that
  * schedule from frac_from to frac_to, so a search can run in slices, each starting from the
- * best routes of the one before. Returns iterations run, or -1 when memory ran out.
+ * best routes of the one before. Returns iterations run, -1 when memory ran out, or -2 when
+ * a start route holding locked jobs breaks a constraint (the search cannot keep them).
  */
 i64 sisr_solve(int nodes, int duties, int jobs, const i64 *dist, const i64 *travel,
                const i64 *service, const int *duty_node, const int *duty_class,
                const int *duty_shape, const i64 *duty_start, const i64 *duty_end,
                const i64 *duty_cap, const i64 *duty_fixed, const int *job_node,
                const i64 *job_open, const i64 *job_close, const i64 *job_dem,
-               const i64 *job_penalty, const unsigned char *allowed, const int *start_routes,
+               const i64 *job_penalty, const unsigned char *allowed,
+               const unsigned char *locked, const int *start_routes,
                double seconds, uint64_t seed, double c_bar, double l_max, double t_start,
                double t_end, double frac_from, double frac_to, int *out_routes) {
     Inst I = {nodes, duties, jobs, dist, travel, service, duty_node, duty_class, duty_shape,
               duty_start, duty_end, duty_cap, duty_fixed, job_node, job_open, job_close,
-              job_dem, job_penalty, allowed, NULL, NULL};
+              job_dem, job_penalty, allowed, locked, NULL, NULL};
     Knobs k = {c_bar, l_max, 0.5, 0.01, 0.01};
     Rng rng = {seed * 0x2545F4914F6CDD1DULL + 1};
     double started = now_s();
@@ -386,7 +391,13 @@ i64 sisr_solve(int nodes, int duties, int jobs, const i64 *dist, const i64 *trav
     }
     for (int r = 0; r < duties; r++) {
         if (!update_route(&I, cur, r)) { /* an infeasible start route: its jobs start over */
-            for (int i = 0; i < cur->len[r]; i++) cur->route_of[cur->seq[(i64)r * jobs + i]] = -1;
+            for (int i = 0; i < cur->len[r]; i++) {
+                if (locked[cur->seq[(i64)r * jobs + i]]) {
+                    iterations = -2;
+                    goto done;
+                }
+                cur->route_of[cur->seq[(i64)r * jobs + i]] = -1;
+            }
             cur->len[r] = 0;
             update_route(&I, cur, r);
         }
