@@ -45,8 +45,8 @@ class SolveParams:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     solution_limit: int | None = None
     log_search: bool = False
-    # Parallel searches, each from another first solution; the best plan is kept. Two: guided
-    # local search from our savings routes, and ruin and recreate (see alternate_search).
+    # Parallel searches, the best plan kept. Each starts guided local search from our ruin and
+    # recreate with its own seed; where that does not apply, from other first solutions.
     workers: int = 2
     alternates: tuple[str, ...] = ("SAVINGS", "PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION")
     # Where OR-Tools' search starts, when the problem allows: our savings routes ("savings"),
