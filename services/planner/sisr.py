@@ -107,8 +107,9 @@ def _compile(path: Path) -> None:
     log.info("built the ruin-and-recreate search into %s", path)
 
 
+@cache
 def available() -> bool:
-    """Whether the search can run here (building it on first use)."""
+    """Whether the search can run here (building it on first use; a failure is not retried)."""
     try:
         _library()
     except (NativeUnavailable, OSError) as exc:
@@ -222,14 +223,16 @@ def _ptr(array: np.ndarray, kind: type[ctypes._Pointer]) -> ctypes._Pointer:  # 
 def _arrays(problem: Problem) -> dict[str, np.ndarray]:
     """The problem as flat C arrays; times and costs exactly as the OR-Tools model has them."""
     i64, i32 = np.int64, np.int32
+    # One travel matrix per distinct speed (one in all when travel times are given).
     classes: dict[float, int] = {}
     shapes: dict[tuple[object, ...], int] = {}
-    travel = []
+    travel, duty_class = [], []
     for duty in problem.duties:
         key = 0.0 if problem.travel_min is not None else duty.speed_kmh
         if key not in classes:
             classes[key] = len(classes)
             travel.append(problem.travel_matrix(duty))
+        duty_class.append(classes[key])
     shape = [shapes.setdefault((*duty_shape(d), d.skills), len(shapes)) for d in problem.duties]
     allowed = np.zeros((len(problem.jobs), len(problem.duties)), dtype=np.uint8)
     for k, job in enumerate(problem.jobs):
@@ -243,10 +246,7 @@ def _arrays(problem: Problem) -> dict[str, np.ndarray]:
         "travel": np.ascontiguousarray(travel, dtype=i64),
         "service": np.ascontiguousarray(problem.service_min, dtype=i64),
         "duty_node": np.array([d.node for d in duties], dtype=i32),
-        "duty_class": np.array(
-            [classes[0.0 if problem.travel_min is not None else d.speed_kmh] for d in duties],
-            dtype=i32,
-        ),
+        "duty_class": np.array(duty_class, dtype=i32),
         "duty_shape": np.array(shape, dtype=i32),
         "duty_start": np.array([d.start_min for d in duties], dtype=i64),
         # OR-Tools' time dimension ends at the horizon, whatever the shift says.

@@ -142,6 +142,7 @@ def test_without_a_compiler_or_tools_plans_alone(
     monkeypatch.setenv("QM_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     sisr._library.cache_clear()
+    sisr.available.cache_clear()
     try:
         assert not sisr.available()
         problem = build_problem([order("o1", "FOB-1", ("TARP", 1))], tiny, NOW)
@@ -149,4 +150,5 @@ def test_without_a_compiler_or_tools_plans_alone(
         assert solution.dropped == ()
     finally:
         sisr._library.cache_clear()
+        sisr.available.cache_clear()
     assert not (tmp_path / "native").exists() or not any((tmp_path / "native").glob("*.so"))
