@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from services.common.scenario import LoadedScenario
 from services.planner.handlers import count_matrix_fallback
 from services.planner.pipeline import plan_batch
-from services.planner.problem import GreatCircleMatrix, MatrixKind, PlanParams
+from services.planner.problem import GreatCircleMatrix, MatrixKind, MatrixProvider, PlanParams
 from services.planner.roads import PROVIDERS, OsrmTableMatrix, ValhallaMatrix, matrix_for
 from services.planner.settings import PlannerSettings
 from tests.planner.conftest import OrderFactory
@@ -151,8 +151,13 @@ def test_a_failing_service_falls_back_to_great_circle_with_a_warning(
 ) -> None:
     """Server errors, error codes and malformed tables give the great-circle matrix."""
     _Osrm.answer = answer
+    _falls_back_whole(OsrmTableMatrix(osrm, fallback=GreatCircleMatrix(1.3)), caplog)
+
+
+def _falls_back_whole(provider: MatrixProvider, caplog: pytest.LogCaptureFixture) -> None:
+    """The provider answers with the great-circle matrix and warns that it did."""
     with caplog.at_level(logging.WARNING, logger="qm.planner"):
-        got = OsrmTableMatrix(osrm, fallback=GreatCircleMatrix(1.3)).matrix(POINTS)
+        got = provider.matrix(POINTS)
     assert got == GreatCircleMatrix(1.3).matrix(POINTS)
     assert "using great-circle distances" in caplog.text
 
@@ -270,10 +275,7 @@ def test_a_failing_valhalla_falls_back_to_great_circle_with_a_warning(
 ) -> None:
     """Errors, a missing matrix, a wrong-sized one and bare numbers give the great-circle matrix."""
     _Valhalla.answer = answer
-    with caplog.at_level(logging.WARNING, logger="qm.planner"):
-        got = ValhallaMatrix(valhalla, fallback=GreatCircleMatrix(1.3)).matrix(POINTS)
-    assert got == GreatCircleMatrix(1.3).matrix(POINTS)
-    assert "using great-circle distances" in caplog.text
+    _falls_back_whole(ValhallaMatrix(valhalla, fallback=GreatCircleMatrix(1.3)), caplog)
 
 
 @pytest.mark.parametrize("kind", get_args(MatrixKind))
