@@ -109,27 +109,31 @@ class Planner:
                     headers={"qm-reason": "plan_verification_failed", "qm-detail": str(err)[:1000]},
                 )
         else:
-            plan = proposed.plan
-            await publish(self.broker, Topic.PLANS_PROPOSED, plan, plan.plan_id)
-            self.lineage.record(proposed)
-            metrics.PLANS.labels(outcome="replanned" if plan.supersedes else "proposed").inc()
-            metrics.SOLVE_SECONDS.observe(plan.solver.wall_seconds)
-            metrics.OBJECTIVE.set(plan.solver.objective)
-            for unserved in plan.unserved:
-                metrics.UNSERVED.labels(priority=unserved.priority.value).inc()
-            log.info(
-                "proposed %s%s: %d route(s), %.1f km, %d unserved",
-                plan.plan_id,
-                f" superseding {plan.supersedes}" if plan.supersedes else "",
-                len(plan.routes),
-                plan.distance_km,
-                len(plan.unserved),
-            )
+            if proposed is not None:
+                await self._propose(proposed)
         if self._last is not None and not len(self.batcher):
             # Commits everything consumed so far: all of it is in a plan or dead-lettered.
             await self._last.ack()
 
-    async def _solve(self, orders: list[OrderParsed], basis: Basis | None) -> Proposed:
+    async def _propose(self, proposed: Proposed) -> None:
+        plan = proposed.plan
+        await publish(self.broker, Topic.PLANS_PROPOSED, plan, plan.plan_id)
+        self.lineage.record(proposed)
+        metrics.PLANS.labels(outcome="replanned" if plan.supersedes else "proposed").inc()
+        metrics.SOLVE_SECONDS.observe(plan.solver.wall_seconds)
+        metrics.OBJECTIVE.set(plan.solver.objective)
+        for unserved in plan.unserved:
+            metrics.UNSERVED.labels(priority=unserved.priority.value).inc()
+        log.info(
+            "proposed %s%s: %d route(s), %.1f km, %d unserved",
+            plan.plan_id,
+            f" superseding {plan.supersedes}" if plan.supersedes else "",
+            len(plan.routes),
+            plan.distance_km,
+            len(plan.unserved),
+        )
+
+    async def _solve(self, orders: list[OrderParsed], basis: Basis | None) -> Proposed | None:
         """Solve the batch, joined to the plan it supersedes when there is one."""
         if basis is not None:
             combined = combine(basis.orders, orders)
@@ -143,6 +147,15 @@ class Planner:
             try:
                 plan = await self._solve_orders(combined, basis.locks)
             except LocksInfeasible as err:
+                if not orders:
+                    log.error(
+                        "cannot keep the released stops of %s (%s) and no new order waits: "
+                        "%s cannot be released; reject it in `qm plans` and resubmit its orders",
+                        basis.locked_to,
+                        err,
+                        basis.supersedes,
+                    )
+                    return None
                 log.warning("cannot keep the released stops (%s): planning the batch alone", err)
             else:
                 return Proposed(

@@ -31,6 +31,8 @@ _CONSTRUCTIONS = (None, "savings", "sisr")
 _MIN_PORTFOLIO_S = 1.0
 # Time kept back from the workers' searches to send their plans back (measured 0.2-0.7 s).
 _COLLECT_S = 1.0
+# Time allowed for OR-Tools to read start routes, whatever is left of the limit.
+_READ_S = 5
 _FOUND = frozenset(
     {"ROUTING_SUCCESS", "ROUTING_OPTIMAL", "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"}
 )
@@ -241,6 +243,9 @@ def _solve_one(
     if assignment is not None and status == "ROUTING_NOT_SOLVED":
         # The iterated local search returns its best without setting the model's status.
         status = "ROUTING_SUCCESS"
+    if assignment is None and initial is not None:
+        # No time was left to improve on the start: it is a plan OR-Tools read and accepted.
+        assignment, status = initial, "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"
     wall = time.monotonic() - started
     if assignment is None:
         return _empty(problem, params, started, status=status)
@@ -278,28 +283,47 @@ def _start_routes(
     if problem.locked:
         # Locked stops may not be dropped, so OR-Tools' own constructions can fail to find a
         # first solution; the locked runs alone are one, and the search inserts the rest.
-        locked: list[list[int]] = [[] for _ in problem.duties]
-        for run in problem.locked:
-            locked[run.duty] = [problem.jobs[k].node for k in run.jobs]
-        return locked
+        return _locked_routes(problem)
     if params.ruin_recreate or params.construction != "savings":
         return None
     return savings_routes(problem)
 
 
+def _locked_routes(problem: Problem) -> list[list[int]]:
+    """The locked runs alone, node lists per duty."""
+    locked: list[list[int]] = [[] for _ in problem.duties]
+    for run in problem.locked:
+        locked[run.duty] = [problem.jobs[k].node for k in run.jobs]
+    return locked
+
+
 def _initial(
     problem: Problem, routes: list[list[int]] | None, manager: Any, routing: Any, search: Any
 ) -> Any | None:
-    """Start routes as an OR-Tools assignment, or None to let OR-Tools construct."""
+    """Start routes as an OR-Tools assignment, or None to let OR-Tools construct.
+
+    Routes OR-Tools rejects give way to the locked runs when there are locks: its own
+    constructions may not find a first solution that keeps them.
+    """
     if not routes:
         return None
-    indices = [[int(manager.NodeToIndex(n)) for n in route] for route in routes]
-    indices += [[] for _ in range(len(problem.duties) - len(indices))]
-    routing.CloseModelWithParameters(search)
-    assignment = routing.ReadAssignmentFromRoutes(indices, True)
-    if assignment is None:  # OR-Tools then builds its own first solution
+    # Reading routes is a search under the model's time limit: the start routes may have used
+    # up the solve's, and reading must not fail for want of time (it takes milliseconds).
+    closing = type(search)()
+    closing.CopyFrom(search)
+    closing.time_limit.FromSeconds(_READ_S)
+    routing.CloseModelWithParameters(closing)
+    candidates = [routes]
+    if problem.locked and routes != _locked_routes(problem):
+        candidates.append(_locked_routes(problem))
+    for candidate in candidates:
+        indices = [[int(manager.NodeToIndex(n)) for n in route] for route in candidate]
+        indices += [[] for _ in range(len(problem.duties) - len(indices))]
+        assignment = routing.ReadAssignmentFromRoutes(indices, True)
+        if assignment is not None:
+            return assignment
         log.warning("OR-Tools rejected the start routes of %d jobs", len(problem.jobs))
-    return assignment
+    return None  # OR-Tools then builds its own first solution
 
 
 def _model(problem: Problem) -> tuple[Any, Any, Any | None]:

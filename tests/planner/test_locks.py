@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from services.common.scenario import LoadedScenario, Scenario
 from services.planner import sisr
 from services.planner.locks import Lock, locks_from
 from services.planner.pipeline import LocksInfeasible, plan_batch
-from services.planner.problem import PlanParams, build_problem
+from services.planner.problem import PlanParams, Problem, build_problem
 from services.planner.verify import verify
 from tests.planner.conftest import OrderFactory
 from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
@@ -225,3 +226,22 @@ def test_ruin_and_recreate_never_moves_a_locked_stop(
         on_duty = [where[n] for n in routes[run.duty]]
         assert [k for k in on_duty if k in run.jobs] == list(run.jobs)
     assert sorted(where[n] for r in routes for n in r) == list(range(len(problem.jobs)))
+
+
+def test_refused_start_routes_found_with_no_time_left_give_way_to_the_locked_runs(
+    two_depots: LoadedScenario, order: OrderFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start routes that break a lock, returned after the limit: the locked runs are the plan."""
+
+    def late_and_wrong(problem: Problem, budget_s: float, **_: object) -> list[list[int]]:
+        time.sleep(budget_s + 0.3)
+        return [[job.node for job in problem.jobs]]  # every stop on one duty: a lock moves
+
+    monkeypatch.setattr(sisr, "start_routes", late_and_wrong)
+    places = ("FOB-1", "FOB-2", "HOSP-1") * 20
+    orders = [*_square(order), *(order(f"n{k}", at, ("TARP", 1)) for k, at in enumerate(places))]
+    plan = _plan(orders, two_depots, CROSSING)
+    locked = {"a", "b", "c", "d"}
+    assert [oid for oid in _sequence(plan, "TRUCK-A") if oid in locked] == ["a", "b", "c"]
+    assert [oid for oid in _sequence(plan, "TRUCK-B") if oid in locked] == ["d"]
+    assert verify(plan, two_depots.scenario, orders, locks=CROSSING) == []

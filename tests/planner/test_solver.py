@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from itertools import pairwise
@@ -12,10 +13,11 @@ from schemas.orders import Priority
 from schemas.plans import Route
 from services.cli.bench import config_params
 from services.common.scenario import Scenario
+from services.planner import sisr
 from services.planner.plan import EXHAUSTED
 from services.planner.problem import build_problem
 from services.planner.settings import PlannerSettings
-from services.planner.solver import Progress, SolveParams, solve
+from services.planner.solver import _FOUND, Progress, SolveParams, solve
 from services.planner.verify import verify
 from tests.planner.conftest import OrderFactory, Planner
 from tests.planner.helpers import NOW
@@ -202,3 +204,28 @@ def test_construction_setting_reaches_the_search(
     monkeypatch.setenv("QM_PLANNER_CONSTRUCTION", "sisrr")
     with pytest.raises(ValueError, match="construction"):
         PlannerSettings()
+
+
+def test_start_routes_that_use_up_the_limit_are_still_the_plan(
+    tiny: Scenario, order: OrderFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ruin and recreate back after the limit: OR-Tools still reads its routes and keeps them."""
+    orders = [
+        order("o1", "FOB-1", ("WATER-PAL", 1)),
+        order("o2", "FOB-2", ("WATER-PAL", 1)),
+        order("o3", "HOSP-1", ("TARP", 4)),
+    ]
+    problem = build_problem(orders, tiny, NOW)
+    found = sisr.start_routes(problem, 0.1)
+    assert found is not None
+
+    def late(*_: object, **__: object) -> list[list[int]]:
+        time.sleep(0.8)
+        return found
+
+    monkeypatch.setattr(sisr, "start_routes", late)
+    solution = solve(problem, SolveParams(time_limit_s=0.5))
+    assert solution.status in _FOUND
+    assert solution.dropped == ()
+    nodes = {t.duty: [problem.jobs[v.job].node for v in t.visits] for t in solution.tours}
+    assert nodes == {duty: route for duty, route in enumerate(found) if route}
