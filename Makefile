@@ -9,7 +9,7 @@ LLAMA    := llama-cpp-python==0.3.36
 MODEL    ?= qwen2.5-coder-0.5b
 export QM_CACHE_DIR := $(CACHE)
 
-.PHONY: help setup setup-python setup-llama setup-kafka setup-prometheus model up down demo test test-fast \
+.PHONY: help setup setup-python setup-bench setup-llama setup-kafka setup-prometheus model up down demo test test-fast \
         lint typecheck schemas check bench bench-planner bench-load bench-parser clean
 
 help: ## Show the tasks
@@ -23,6 +23,11 @@ setup-python: .venv/.installed ## Virtualenv with the project and dev tools; bui
 	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+setup-bench: .venv/.bench ## VROOM and PyVRP for `qm bench planner --solver` (the bench extra; wheels, ~15 s)
+.venv/.bench: .venv/.installed
+	$(PIP) install -q --only-binary=pyvroom,pyvrp -e '.[dev,bench]'
 	@touch $@
 
 setup-llama: .venv/.llama ## llama-cpp-python, built once into the cache (about 7 min on 2 cores)
@@ -58,10 +63,10 @@ down: ## Stop everything `make up`/`make demo` started
 demo: setup ## Set up, start everything, submit sample orders, stop at a plan awaiting approval
 	deploy/demo.sh
 
-test: setup ## Set up, then run lint, types, schema drift and every test (real Kafka, real model)
+test: setup setup-bench ## Set up, then run lint, types, schema drift and every test (real Kafka, real model)
 	deploy/test.sh
 
-test-fast: setup-python ## Unit and in-memory handler tests only (no Kafka, no model)
+test-fast: setup-python setup-bench ## Unit and in-memory handler tests only (no Kafka, no model)
 	.venv/bin/pytest -m "not kafka and not llm" -q
 
 lint: setup-python ## ruff
@@ -78,9 +83,10 @@ check: lint typecheck ## Lint, types and schema drift
 
 bench: bench-planner bench-parser bench-load ## Every benchmark table (planner gap, parser accuracy/latency, load)
 
-bench-planner: setup-python ## Planner gap to best-known (BENCH_SET=folder or files, TIME=s per instance)
+bench-planner: setup-python $(if $(SOLVERS),setup-bench) ## Planner gap to best-known (BENCH_SET=, TIME=s, SOLVERS="vroom pyvrp")
 	mkdir -p .run && .venv/bin/qm bench planner $(or $(BENCH_SET),../shared/bench/solomon) \
-	  --bks ../shared/bench/bks.csv --time-limit $(or $(TIME),30) --json .run/bench-planner.json
+	  --bks ../shared/bench/bks.csv --time-limit $(or $(TIME),30) --json .run/bench-planner.json \
+	  $(foreach s,$(SOLVERS),--solver $(s))
 
 bench-parser: setup ## Parser accuracy and latency: rules vs the embedded model, side by side
 	mkdir -p .run && .venv/bin/qm eval parser --corpus ../shared/eval/orders-dev.jsonl \
