@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from importlib import import_module
 from pathlib import Path
 from statistics import fmean, median
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from services.cli.context import console, fail
 from services.planner.bench import (
     Bks,
     Result,
+    Routes,
     evaluate,
     instance_paths,
     mean_gaps,
@@ -58,6 +60,17 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+# Other solvers for `--solver` (repeatable), beside our configurations: the module that adapts
+# each one and the function in it. Only the bench imports them, lazily; `make setup-bench`
+# installs them (the `bench` extra).
+SOLVERS: dict[str, tuple[str, str]] = {
+    "vroom": ("services.planner.bench_vroom", "solve_vroom"),
+    "pyvrp": ("services.planner.bench_pyvrp", "solve_pyvrp"),
+}
+
+Answer = Callable[[Problem], Solution | Routes]
+
+
 def config_params(name: str, time_limit: float, **overrides: Any) -> SolveParams:
     """The named configuration at this time limit, with flags given on the command line."""
     if name not in CONFIGS:
@@ -91,8 +104,16 @@ def planner(
         str | None, typer.Option(help="Where the search starts: sisr, savings or none.")
     ] = None,
     first_solution: Annotated[str | None, typer.Option(help="First-solution strategy.")] = None,
+    solver: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"Another solver beside the configs, repeatable: {', '.join(SOLVERS)}. Same "
+            "problem and limit; one thread each (VROOM may stop sooner). Needs `make setup-bench`."
+        ),
+    ] = None,
+    vroom_threads: Annotated[int, typer.Option(help="Threads for --solver vroom.")] = 1,
 ) -> None:
-    """Solve benchmark instances with the planner's solver; re-check and score every plan."""
+    """Solve benchmark instances with the planner's solver (and others); re-check and score."""
     if not bks.is_file():
         fail(f"no BKS file at {bks}; pass --bks ../shared/bench/bks.csv")
     files = instance_paths(paths)[:limit]
@@ -108,47 +129,92 @@ def planner(
         }
     except ValueError as err:
         fail(str(err))
+    if vroom_threads < 1:
+        fail("--vroom-threads must be at least 1")
+    others = {name: _other(name, time_limit, vroom_threads) for name in dict.fromkeys(solver or [])}
+    solvers: dict[str, Answer] = {name: _solver(params) for name, params in configs.items()}
+    solvers |= {name: answer for name, (_, answer, _) in others.items()}
     # Li & Lim and Cordeau best-known costs come in JSON files beside their instances.
-    results = _run(files, read_bks(bks) | read_json_bks(paths), configs)
-    if len(configs) == 1:
+    results = _run(files, read_bks(bks) | read_json_bks(paths), solvers)
+    if len(results) == 1:
         (only,) = results.values()
         console.print(results_table(only))
         console.print(summary_table(only))
     else:
-        console.print(compare_table(results))
+        notes = [f"{time_limit:g} s limit per instance"]
+        notes += [f"{name}: {p.workers} worker processes" for name, p in configs.items()]
+        notes += [f"{n} = {label}, {_threads(s['threads'])}" for n, (label, _, s) in others.items()]
+        console.print(compare_table(results, caption="; ".join(notes)))
         console.print(compare_summary(results))
     if json_out is not None:
         payload = {
             "params": next(iter(configs.values())).as_dict(),
             "configs": {name: params.as_dict() for name, params in configs.items()},
-            "results": [asdict(r) | {"config": n} for n, rs in results.items() for r in rs],
+            "solvers": {
+                name: {"solver": label, "time_limit_s": time_limit, **settings}
+                for name, (label, _, settings) in others.items()
+            },
+            "results": [
+                asdict(r) | {("solver" if n in others else "config"): n}
+                for n, rs in results.items()
+                for r in rs
+            ],
         }
         json_out.write_text(json.dumps(payload, indent=2))
 
 
 def _run(
-    files: list[Path], known: dict[str, Bks], configs: dict[str, SolveParams]
+    files: list[Path], known: dict[str, Bks], solvers: dict[str, Answer]
 ) -> dict[str, list[Result]]:
-    results: dict[str, list[Result]] = {name: [] for name in configs}
+    results: dict[str, list[Result]] = {name: [] for name in solvers}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("solving", total=len(files) * len(configs))
+        task = bar.add_task("solving", total=len(files) * len(solvers))
         for path in files:
             instance = read_instance(path, known)
-            # Every configuration on this instance before the next: they share the same load.
-            for name, params in configs.items():
+            # Every solver on this instance before the next: they share the same load.
+            for name, answer in solvers.items():
                 bar.update(task, description=f"solving {path.stem} ({name})")
                 bks = known.get(instance.name.lower())
-                results[name].append(evaluate(instance, bks, _solver(params)))
+                results[name].append(evaluate(instance, bks, answer))
                 bar.advance(task)
     return results
 
 
-def _solver(params: SolveParams) -> Callable[[Problem], Solution]:
+def _solver(params: SolveParams) -> Answer:
     def solver(problem: Problem) -> Solution:
         return solve(problem, params)
 
     return solver
+
+
+def _other(name: str, time_limit: float, vroom_threads: int) -> tuple[str, Answer, dict[str, Any]]:
+    """Another solver's label, its call at this limit and its settings, imported only now."""
+    if name not in SOLVERS:
+        fail(f"unknown solver {name!r}; choose from {', '.join(SOLVERS)}")
+    module_name, function = SOLVERS[name]
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as err:
+        fail(
+            f"--solver {name} needs {err.name}, which is not installed here: run "
+            "`make setup-bench` (installs the bench extra into .venv)"
+        )
+    # PyVRP searches on one thread; VROOM on as many as it is given.
+    kwargs: dict[str, Any] = (
+        {"threads": vroom_threads, "exploration": 5} if name == "vroom" else {"seed": 1}
+    )
+    call = getattr(module, function)
+
+    def answer(problem: Problem) -> Routes:
+        routes: Routes = call(problem, time_limit, **kwargs)
+        return routes
+
+    return str(module.NAME), answer, {"threads": 1} | kwargs
+
+
+def _threads(n: int) -> str:
+    return "1 thread" if n == 1 else f"{n} threads"
 
 
 def results_table(results: list[Result]) -> Table:
@@ -181,11 +247,15 @@ def summary_table(results: list[Result]) -> Table:
     return table
 
 
-def compare_table(results: dict[str, list[Result]]) -> Table:
-    """One row per instance, one gap column per configuration (! marks a failed re-check)."""
-    table = Table("instance", "set", *(f"{name} gap %" for name in results))
+def compare_table(results: dict[str, list[Result]], caption: str | None = None) -> Table:
+    """One row per instance; gap, vehicles and seconds per solver (! marks a failed re-check)."""
+    names = (f"{name} gap % / veh / s" for name in results)
+    table = Table("instance", "set", *names, caption=caption)
     for row in zip(*results.values(), strict=True):
-        cells = [_gap(r) + ("" if r.feasible else " [red]![/]") for r in row]
+        cells = [
+            f"{_gap(r)} / {r.vehicles} / {r.seconds:.1f}" + ("" if r.feasible else " [red]![/]")
+            for r in row
+        ]
         table.add_row(row[0].instance, row[0].set, *cells)
     return table
 
@@ -199,7 +269,8 @@ def compare_summary(results: dict[str, list[Result]]) -> Table:
             mine = [r for r in rs if r.set == set_name]
             gaps = [r.gap_pct for r in mine if r.gap_pct is not None]
             ok = sum(r.feasible for r in mine)
-            cells.append(f"{fmean(gaps):.2f} / {median(gaps):.2f} ({ok}/{len(mine)} ok)")
+            means = f"{fmean(gaps):.2f} / {median(gaps):.2f}" if gaps else "- / -"
+            cells.append(f"{means} ({ok}/{len(mine)} ok)")
         table.add_row(set_name, str(len(gaps)), *cells)
     return table
 

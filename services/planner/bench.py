@@ -63,6 +63,61 @@ class Result:
     problems: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Routes:
+    """Another solver's answer in the bench's form: customer nodes per route, each route's depot."""
+
+    routes: tuple[tuple[int, ...], ...]
+    depots: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Identical duties of a benchmark problem: how many, from which depot node, when, how much."""
+
+    depot: int
+    start: int
+    end: int
+    capacity: int
+    count: int
+
+
+def fleets(problem: Problem) -> list[Fleet]:
+    """The problem's duties grouped into identical vehicles, in the order they first appear."""
+    groups = Counter((d.node, d.start_min, d.end_min, d.capacity_kg) for d in problem.duties)
+    return [Fleet(*key, count) for key, count in groups.items()]
+
+
+def require_plain(problem: Problem) -> None:
+    """Refuse what the other solvers' adapters do not translate (nothing a benchmark set uses)."""
+    every = tuple(range(len(problem.duties)))
+    found = [
+        name
+        for name, used in (
+            ("given travel times", problem.travel_min is None),
+            ("locks", bool(problem.locks or problem.locked)),
+            ("fixed costs", any(d.fixed_cost for d in problem.duties)),
+            ("volumes", any(d.capacity_l for d in problem.duties)),
+            (
+                "skills",
+                any(d.skills for d in problem.duties) or any(j.skills for j in problem.jobs),
+            ),
+            ("soft windows", any(j.due_min is not None for j in problem.jobs)),
+            ("restricted duties", any(j.allowed != every for j in problem.jobs)),
+            (
+                "pairs of unequal amounts",
+                any(
+                    problem.jobs[p].weight_kg != -problem.jobs[d].weight_kg
+                    for p, d in problem.pairs
+                ),
+            ),
+        )
+        if used
+    ]
+    if found:
+        raise ValueError(f"not a benchmark problem ({', '.join(found)}); use the planner's solver")
+
+
 def instance_paths(paths: Iterable[Path]) -> list[Path]:
     """Instance files named directly or found in the given folders, sorted within each folder."""
     found: list[Path] = []
@@ -363,13 +418,18 @@ def gap_pct(distance: float, bks: Bks | None) -> float | None:
     return None if bks is None else (distance - bks.distance) / bks.distance * 100
 
 
-def evaluate(instance: Instance, bks: Bks | None, solver: Callable[[Problem], Solution]) -> Result:
+def evaluate(
+    instance: Instance, bks: Bks | None, solver: Callable[[Problem], Solution | Routes]
+) -> Result:
     """Solve an instance with the given solver call, re-check the routes and score them."""
     started = time.monotonic()
     problem = to_problem(instance)
     solution = solver(problem)
     seconds = time.monotonic() - started
-    routes, depots = routes_of(problem, solution), depots_of(problem, solution)
+    if isinstance(solution, Routes):  # another solver's answer
+        routes, depots = [list(r) for r in solution.routes], list(solution.depots)
+    else:
+        routes, depots = routes_of(problem, solution), depots_of(problem, solution)
     problems = tuple(check(instance, routes, depots))
     distance = route_distance(instance, routes, depots)
     return Result(
