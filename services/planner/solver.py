@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +35,8 @@ _MIN_PORTFOLIO_S = 1.0
 _COLLECT_S = 1.0
 # Time allowed for OR-Tools to read start routes, whatever is left of the limit.
 _READ_S = 5
+# How often a portfolio worker checks that the planner that spawned it is still there.
+_PARENT_CHECK_S = 0.5
 _FOUND = frozenset(
     {"ROUTING_SUCCESS", "ROUTING_OPTIMAL", "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"}
 )
@@ -206,7 +210,12 @@ def _portfolio(
     variants = params.variants()
     # Spawned, not forked: the caller may hold threads (an event loop) that fork would copy.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(len(variants) - 1, mp_context=context)
+    pool = ProcessPoolExecutor(
+        len(variants) - 1,
+        mp_context=context,
+        initializer=_follow_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         others = [pool.submit(_solve_one, problem, v, deadline) for v in variants[1:]]
         results = [_solve_one(problem, variants[0], end, progress)]
@@ -218,6 +227,21 @@ def _portfolio(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return results
+
+
+def _follow_parent(parent: int) -> None:
+    """In a worker: exit once the planner that spawned it is gone.
+
+    A planner killed outright cannot shut its pool down, and the worker would otherwise wait
+    on the pool's pipe for ever.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 def _solve_one(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +25,7 @@ from services.planner.problem import build_problem
 from services.planner.settings import PlannerSettings
 from services.planner.solver import _FOUND, Progress, SolveParams, solve
 from services.planner.verify import verify
+from tests.paths import BENCH_DIR
 from tests.planner.conftest import OrderFactory, Planner
 from tests.planner.helpers import NOW
 
@@ -229,3 +236,59 @@ def test_start_routes_that_use_up_the_limit_are_still_the_plan(
     assert solution.dropped == ()
     nodes = {t.duty: [problem.jobs[v.job].node for v in t.visits] for t in solution.tours}
     assert nodes == {duty: route for duty, route in enumerate(found) if route}
+
+
+_KILLED_PLANNER = """
+import sys
+from pathlib import Path
+from services.planner.bench import read_instance, to_problem
+from services.planner.solver import SolveParams, solve
+solve(to_problem(read_instance(Path(sys.argv[1]))), SolveParams(time_limit_s=60))
+"""
+
+
+def _live_children(pid: int) -> set[int]:
+    """Processes whose parent is pid, zombies left out (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if int(ppid) == pid and state != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_portfolio_workers_exit_when_the_planner_is_killed() -> None:
+    """kill -9 of a planner mid-solve: its spawned worker notices and exits, nothing lingers."""
+    planner = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PLANNER, str(BENCH_DIR / "solomon" / "R101.txt")],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    workers: set[int] = set()
+    try:
+        until = time.monotonic() + 30
+        while not workers and time.monotonic() < until:
+            time.sleep(0.2)
+            workers = _live_children(planner.pid)
+        assert workers, "the 60 s solve spawned no worker within 30 s"
+        time.sleep(3)  # the worker has started searching
+        planner.kill()
+        planner.wait()
+        until = time.monotonic() + 15
+        while any(_alive(w) for w in workers) and time.monotonic() < until:
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)], "workers outlived their planner"
+    finally:
+        planner.kill()
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
