@@ -337,9 +337,8 @@ def _initial(
     closing.CopyFrom(search)
     closing.time_limit.FromSeconds(_READ_S)
     routing.CloseModelWithParameters(closing)
-    candidates = [routes]
-    if problem.locked and routes != _locked_routes(problem):
-        candidates.append(_locked_routes(problem))
+    locked = _locked_routes(problem) if problem.locked else routes
+    candidates = [routes] if locked == routes else [routes, locked]
     for candidate in candidates:
         indices = [[int(manager.NodeToIndex(n)) for n in route] for route in candidate]
         indices += [[] for _ in range(len(problem.duties) - len(indices))]
