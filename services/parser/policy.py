@@ -1,4 +1,10 @@
-"""Deterministic red-line screen before the model, and a post-check on the model's own flag."""
+"""Deterministic red-line rules: the fast, high-precision layer; injection cut out of fields only.
+
+Rules read the normalised text *including* what is cut out as prompt injection: an injected
+segment loses its power to change fields, never its exposure to the red-line check. A rule hit
+inside a sentence that only reports what happened ("after the blast on the road …") is not a
+request: it is kept as a suspicion for the model's judgement, not a refusal.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from functools import cached_property
 from typing import Literal, Protocol
 
 from services.parser.alternation import factored
+from services.parser.normalise import normalise
 
 Category = Literal["surveillance", "use_of_force"]
 _I = re.IGNORECASE
@@ -84,6 +91,23 @@ _SURV_VERBS = (
     r"footage",
     r"pictures?",
     r"photos?",
+    # French and Spanish: the same acts, as requests are written in the theater.
+    r"surveill(?:er|ez|ons|ance)",
+    r"film(?:er|ez)",
+    r"photographi(?:er|ez)",
+    r"enregistr(?:er|ez)",
+    r"identifi(?:er|ez)",
+    r"fich(?:er|ez)",
+    r"espionn(?:er|ez)",
+    r"relev(?:er|ez)",
+    r"vigil(?:ar|en|ad)",
+    r"rastre(?:ar|en|ad)",
+    r"filmar",
+    r"fotografi(?:ar|en|ad)",
+    r"grab(?:ar|en|ad)",
+    r"identific(?:ar|en|ad)",
+    r"fich(?:ar|en|ad)",
+    r"esp(?:iar|íen|ien)",
 )
 _SURV_VERB = re.compile(rf"\b(?=\w)(?:{factored(_SURV_VERBS, ignore_case=True)})\b", _I)
 _PEOPLE = re.compile(
@@ -94,10 +118,17 @@ _PEOPLE = re.compile(
     r"leaves?|travels?)|which families|affiliations?|home addresses|house locations|"
     r"military-age|households?|children|students|worshippers|journalists?|mayors?|sheikhs?|"
     r"imams?|leaders?|officials?|elders?|activists?|opposition|suspects?|"
-    r"\w+'s (?:car|phone|vehicle|house|home|family))\b",
+    r"\w+'s (?:car|phone|vehicle|house|home|family)|"
+    r"personnes|habitants|civils|villageois|r[ée]fugi[ée]s|patients|manifestants|foule|visages|"
+    r"noms|t[ée]l[ée]phones|familles|b[ée]n[ée]ficiaires|empreintes|"
+    r"personas|habitantes|civiles|aldeanos|refugiados|pacientes|manifestantes|multitud|caras|"
+    r"nombres|tel[ée]fonos|familias|beneficiarios|huellas)\b",
     _I,
 )
-_RECIPIENTS = r"(?:the )?(?:s2|intelligence|security services|police|secret police|informants?)\b"
+_RECIPIENTS = (
+    r"(?:the |la |le |los |las |el )?(?:s2|intelligence|security services|police|secret police|"
+    r"informants?|renseignements?|gendarmerie|polic[ií]a|inteligencia|servicios de seguridad)\b"
+)
 _SURV_STRONG_PHRASES = (
     r"cell[- ]site simulator\b",
     r"imsi[- ]catcher\b",
@@ -110,6 +141,7 @@ _SURV_STRONG_PHRASES = (
     rf"to {_RECIPIENTS}",
     rf"for {_RECIPIENTS}",
     rf"with {_RECIPIENTS}",
+    rf"(?:à|a|pour|para|al|à la) {_RECIPIENTS}",
 )
 _SURV_STRONG = re.compile(rf"\b(?=\w)(?:{factored(_SURV_STRONG_PHRASES, ignore_case=True)})", _I)
 _CLAUSES = re.compile(r"[.!?;\n]+")
@@ -176,6 +208,28 @@ _FORCE_PHRASES = (
     r"drove (?:the \w+ )?into the crowd",
     r"arm (?:the|them|villagers|militias?) to\b",
     r"hand out (?:rifles|weapons|guns)",
+    # French and Spanish.
+    r"tir(?:er|ez) sur\b",
+    r"ouvr(?:ir|ez) le feu\b",
+    r"abatt(?:re|ez)\b",
+    r"embuscades?\b",
+    r"frappes? a[ée]riennes?\b",
+    r"bombard(?:er|ez)\b",
+    r"attaqu(?:er|ez) (?:le|la|les|ce|cette)\b",
+    r"d[ée]ten(?:ir|ez)\b",
+    r"[ée]cras(?:er|ez) (?:les|la foule)\b",
+    r"fonc(?:er|ez) (?:sur|dans) (?:les|la foule)\b",
+    r"tu(?:er|ez)\b",
+    r"dispar(?:ar|en|ad) (?:a|contra|sobre)\b",
+    r"abr(?:ir|an) fuego\b",
+    r"emboscadas?\b",
+    r"bombarde(?:ar|en)\b",
+    r"atac(?:ar|en) (?:a|al|el|la|los|las)\b",
+    r"deten(?:er|gan) a\b",
+    r"arrest(?:ar|en) a\b",
+    r"atropell(?:ar|en)\b",
+    r"embest(?:ir|ir a)\b",
+    r"mat(?:ar|en) a\b",
 )
 # Every phrase starts at a word boundary; the fire-at rule is tried first, as it always was.
 _FORCE = re.compile(rf"\b(?=\w)(?:{_FIRE_AT}|{factored(_FORCE_PHRASES, ignore_case=True)})", _I)
@@ -196,6 +250,11 @@ class Screen:
     injection: bool
     injection_spans: tuple[tuple[int, int], ...]
     clean_text: str
+    text: str = ""
+    evidence: tuple[str, ...] = ()
+    suspected: Category | None = None
+    suspect_evidence: tuple[str, ...] = ()
+    normalised: tuple[str, ...] = ()
 
     @cached_property
     def hints(self) -> tuple[str, ...]:
@@ -273,24 +332,100 @@ def _strip(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _surveillance(text: str) -> list[str]:
-    reasons = [f"surveillance:{m.group().lower()}" for m in _SURV_STRONG.finditer(text)]
-    for sentence in _CLAUSES.split(text):
-        for verb in _SURV_VERB.finditer(sentence):
-            window = sentence[verb.end() : verb.end() + 90]
-            for person in _PEOPLE.finditer(window):
-                if _PEOPLE_NEG.search(window[: person.start()]):
-                    continue
-                reasons.append(f"surveillance:{verb.group().lower()} {person.group().lower()}")
-                break
-    strong = [r for r in reasons if not r.startswith("surveillance:to ")]
-    # A recipient like "the police" alone is not enough; it must come with collection of people.
-    return reasons if strong else []
+_RECIPIENT = re.compile(rf"\b(?:to|for|with|à|a|pour|para|al) {_RECIPIENTS}", _I)
+# A sentence that reports what happened, not what is asked: past tense, no request in it.
+_NARRATIVE = re.compile(
+    r"\b(?:was|were|had|has been|have been|happened|yesterday|last (?:night|week|month)|"
+    r"earlier (?:today|this week)|ago|after the|since the|following the|is over|has ended|ended|"
+    r"hier|la semaine derni[eè]re|apr[eè]s (?:le|la|l')|ayer|la semana pasada|despu[eé]s de)\b",
+    _I,
+)
+# "after the ambush", "since the strike", "lors de l'attaque": the words that follow are an event.
+_EVENT_BEFORE = re.compile(
+    r"\b(?:after|since|following|during|because of|due to|in the wake of|après|depuis|pendant|"
+    r"lors d[eu']|à cause d[eu']|tras|después de|desde|durante|por culpa de)\s+"
+    r"(?:(?:the|a|an|last|yesterday's|le|la|les|l'|el|los|las|un|una|del?)\s+)?(?:[\w'-]+\s+){0,3}$",
+    _I,
+)
+_REQUEST = re.compile(
+    r"\b(?:need|needs|send|bring|deliver|please|request(?:ed)?|want|make sure|have (?:the|your)|"
+    r"get (?:the|your|a)|can you|could you|must|should|will you|i want|we want|let'?s|"
+    r"envoyez|apportez|livrez|il faut|veuillez|enviad|env[ií]en|traigan|necesitamos|hay que)\b",
+    _I,
+)
 
 
-def _force(text: str) -> list[str]:
-    cleaned = _FORCE_NEG.sub(" ", text)
-    return [f"use_of_force:{m.group().strip().lower()[:40]}" for m in _FORCE.finditer(cleaned)]
+# People's data by name: handed to a recipient above, it is collection for security bodies.
+_PERSONAL_DATA = re.compile(
+    r"\b(?:names?|phones?|phone numbers?|id (?:cards?|numbers?)|ids|biometrics?|fingerprints?|"
+    r"photos?|pictures?|addresses|movements?|registers?|registry|rosters?|lists? of (?:\w+ ){0,2}"
+    r"(?:people|families|residents|recipients|beneficiaries|patients|visitors)|patient records|"
+    r"noms|t[ée]l[ée]phones|empreintes|adresses|listes? des|registres?|nombres|tel[ée]fonos|"
+    r"huellas|direcciones|listas? de|registros?)\b",
+    _I,
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule that fired: its category, the rule's words and the sentence that holds them."""
+
+    category: Category
+    reason: str
+    sentence: str
+
+
+def _sentences(text: str) -> list[str]:
+    return [c.strip() for c in _CLAUSES.split(text) if c.strip()]
+
+
+def _surveillance(sentence: str) -> list[tuple[str, int]]:
+    reasons = [
+        (f"surveillance:{m.group().lower()}", m.start())
+        for m in _SURV_STRONG.finditer(sentence)
+        if not _RECIPIENT.fullmatch(m.group())
+    ]
+    recipient, data = _RECIPIENT.search(sentence), _PERSONAL_DATA.search(sentence)
+    if recipient and data:
+        reasons.append((f"surveillance:{data.group().lower()} {recipient.group().lower()}", 0))
+    for verb in _SURV_VERB.finditer(sentence):
+        window = sentence[verb.end() : verb.end() + 90]
+        for person in _PEOPLE.finditer(window):
+            if _PEOPLE_NEG.search(window[: person.start()]):
+                continue
+            reasons.append(
+                (f"surveillance:{verb.group().lower()} {person.group().lower()}", verb.start())
+            )
+            break
+    return reasons
+
+
+def _force(sentence: str) -> list[tuple[str, int]]:
+    cleaned = _FORCE_NEG.sub(lambda m: " " * len(m.group()), sentence)
+    return [
+        (f"use_of_force:{m.group().strip().lower()[:40]}", m.start())
+        for m in _FORCE.finditer(cleaned)
+    ]
+
+
+def _told(sentence: str, start: int) -> bool:
+    """True when the words at `start` report an event rather than ask for an act."""
+    if _EVENT_BEFORE.search(sentence[:start]):
+        return True
+    return bool(_NARRATIVE.search(sentence)) and not _REQUEST.search(sentence)
+
+
+def rule_hits(text: str) -> tuple[list[Hit], list[Hit]]:
+    """(requests, narrative) hits of the red-line rules, sentence by sentence."""
+    requests: list[Hit] = []
+    narrative: list[Hit] = []
+    for sentence in _sentences(text):
+        found = [("surveillance", r, at) for r, at in _surveillance(sentence)]
+        found += [("use_of_force", r, at) for r, at in _force(sentence)]
+        for category, reason, at in found:
+            hit = Hit(category, reason, sentence)  # type: ignore[arg-type]
+            (narrative if _told(sentence, at) else requests).append(hit)
+    return requests, narrative
 
 
 def _hints(text: str) -> tuple[str, ...]:
@@ -299,24 +434,37 @@ def _hints(text: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def _decide(hits: list[Hit]) -> Category | None:
+    surveillance = sum(h.category == "surveillance" for h in hits)
+    force = len(hits) - surveillance
+    if not hits:
+        return None
+    return "surveillance" if surveillance >= force and surveillance else "use_of_force"
+
+
 def screen(text: str) -> Screen:
-    """Screen an order for red lines and prompt injection; injected text is judged separately."""
-    spans = _injection_spans(text)
-    clean = _strip(text, spans)
-    surveillance = _surveillance(clean)
-    force = _force(clean)
-    category: Category | None = None
-    if surveillance and (not force or len(surveillance) >= len(force)):
-        category = "surveillance"
-    elif force:
-        category = "use_of_force"
-    reasons = tuple(dict.fromkeys(surveillance + force)) if category else ()
+    """Screen an order for red lines and prompt injection; injected text is judged too."""
+    norm = normalise(text)
+    spans = _injection_spans(norm.text)
+    clean = _strip(norm.text, spans)
+    # Both copies are read: the joined one undoes hyphens and dots inside words.
+    requests, narrative = rule_hits(norm.text)
+    if norm.joined != norm.text:
+        more, told = rule_hits(norm.joined)
+        requests, narrative = requests + more, narrative + told
+    category = _decide(requests)
+    chosen = [h for h in requests if h.category == category]
     return Screen(
         refused=category,
-        reasons=reasons,
+        reasons=tuple(dict.fromkeys(h.reason for h in chosen)),
         injection=bool(spans),
         injection_spans=tuple(spans),
         clean_text=clean,
+        text=norm.text,
+        evidence=tuple(dict.fromkeys(h.sentence for h in chosen)),
+        suspected=_decide(narrative) if category is None else None,
+        suspect_evidence=tuple(dict.fromkeys(h.sentence for h in narrative)),
+        normalised=norm.changes,
     )
 
 
