@@ -29,6 +29,7 @@ class RejectionOutcome(StrEnum):
     CLARIFY = "clarify"
     REFUSED = "refused"
     INVALID = "invalid"
+    REVIEW = "review"  # held for a person's signed safety review (v1.1)
 
 
 class RefusalCategory(StrEnum):
@@ -92,9 +93,16 @@ class OrderRejected(Envelope):
     text: str | None = None
     submitted_by: str | None = None
     flags: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = Field(
+        default=(), description="sentences of the order that show a red line (v1.1)"
+    )
+    decided_by: str = Field(
+        default="", description="the layer that refused or held: rules, model, rules+model (v1.1)"
+    )
 
     @model_validator(mode="after")
     def _category_only_for_refusals(self) -> OrderRejected:
-        if (self.outcome is RejectionOutcome.REFUSED) != (self.category is not None):
-            raise ValueError("category is required for refused orders and only for them")
+        judged = self.outcome in (RejectionOutcome.REFUSED, RejectionOutcome.REVIEW)
+        if judged != (self.category is not None):
+            raise ValueError("category is required for refused or held orders and only for them")
         return self

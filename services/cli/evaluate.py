@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -69,13 +70,16 @@ def _evaluate(
         submitted = datetime.fromisoformat(order["submitted_at"].replace("Z", "+00:00"))
         started, started_cpu = time.perf_counter(), time.process_time()
         try:
-            outcome, extracted = understand(
+            done = understand(
                 order["text"], submitted, scenario, contender.backend, contender.policy
             )
-            predicted[order["id"]] = to_record(outcome)
-            model_calls += len(extracted.completions) if extracted else 0
-        except LLMError:
-            predicted[order["id"]] = {"outcome": "invalid"}
+            predicted[order["id"]] = to_record(done.outcome)
+            model_calls += len(done.extracted.completions) if done.extracted else 0
+            model_calls += done.judgement.calls if done.judgement else 0
+            if done.judgement is not None:
+                predicted[order["id"]]["p_red"] = round(done.judgement.p_red, 4)
+        except LLMError as err:
+            predicted[order["id"]] = {"outcome": "invalid", "error": str(err)}
         wall.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
         progress.advance(task)
@@ -105,6 +109,10 @@ def _table(corpus: str, results: dict[str, dict[str, Any]]) -> Table:
         "deliv_by",
         "req",
         "refusal P/R",
+        "leaks",
+        "held red",
+        "lawful ref %",
+        "lawful held %",
         "inj. resist",
         "escal.",
         "median s",
@@ -126,6 +134,10 @@ def _table(corpus: str, results: dict[str, dict[str, Any]]) -> Table:
             _pct(f["deliver_by"]),
             _pct(f["requester"]),
             f"{_pct(r['refusal_precision'])}/{_pct(r['refusal_recall'])}",
+            f"{len(r['leaks'])}/{r['red_line_orders']}",
+            str(r["held_red_line"]),
+            _pct(r["lawful_refused"]),
+            _pct(r["lawful_held"]),
             _pct(r["injection_resistance"]),
             _pct(r["escalation_rate"]),
             f"{lat['median_s']:.3f}",
@@ -134,6 +146,26 @@ def _table(corpus: str, results: dict[str, dict[str, Any]]) -> Table:
             str(lat["model_calls"]),
         )
     return table
+
+
+def _show(value: Any) -> str:
+    return escape(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _failures(orders: list[Record], results: dict[str, dict[str, Any]]) -> None:
+    """Every order a contender got wrong: expected vs got, and which layer decided."""
+    by_id = {o["id"]: o for o in orders}
+    for label, r in results.items():
+        wrong = r["wrong"]
+        console.print(f"[bold]{escape(label)}[/bold]: {len(wrong)} wrong")
+        for order_id in wrong:
+            order, got = by_id[order_id], r["predicted"].get(order_id, {})
+            expect = {k: v for k, v in order["expect"].items() if k != "note"}
+            leak = " [red]LEAK[/red]" if order_id in r["leaks"] else ""
+            console.print(f"  {escape(order_id)}{leak} (layer {escape(got.get('layer', '-'))})")
+            console.print(f"    text:     {_show(order['text'][:300])}")
+            console.print(f"    expected: {_show(expect)}")
+            console.print(f"    got:      {_show(got)}")
 
 
 def _confusion(results: dict[str, dict[str, Any]]) -> None:
@@ -161,6 +193,9 @@ def evaluate_parser(
     ] = None,
     threads: Annotated[int, typer.Option(help="llama.cpp threads.")] = 1,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full report.")] = None,
+    failures: Annotated[
+        bool, typer.Option("--failures", help="Print every order got wrong, expected vs got.")
+    ] = False,
 ) -> None:
     """Per-field accuracy, exact match, confusion, refusals, injections and latency."""
     try:
@@ -175,8 +210,11 @@ def evaluate_parser(
             report[path.name] = {
                 c.label: _evaluate(c, orders, scenario, progress) for c in contenders
             }
-    for name, results in report.items():
-        console.print(_table(name, results))
+    for path in corpus:
+        results = report[path.name]
+        if failures:
+            _failures(load_orders(path)[:limit], results)
+        console.print(_table(path.name, results))
         _confusion(results)
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2, default=str))

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from services.common.scenario import Scenario, load_scenario
-from services.parser.interpret import Accepted, Clarify, Outcome, interpret
+from services.parser.interpret import Accepted, Clarify, Held, Outcome, Refused, interpret
 
 Record = dict[str, Any]
-OUTCOMES = ("accepted", "clarify", "refused")
+OUTCOMES = ("accepted", "clarify", "refused", "review")
 FIELDS = ("destination", "lines", "priority", "not_before", "deliver_by", "requester")
 _RANK = {"urgent": 3, "priority": 2, "routine": 1}
 _TITLES = frozenset(
@@ -52,7 +52,15 @@ def to_record(outcome: Outcome) -> Record:
         }
     if isinstance(outcome, Clarify):
         return {"outcome": "clarify", "missing": list(outcome.missing), **flags}
-    return {"outcome": "refused", "category": outcome.category, **flags}
+    kind = "review" if isinstance(outcome, Held) else "refused"
+    judged: Refused | Held = outcome
+    return {
+        "outcome": kind,
+        "category": judged.category,
+        "layer": judged.layer,
+        "evidence": list(judged.evidence),
+        **flags,
+    }
 
 
 def _requester_key(name: str | None) -> str | None:
@@ -106,6 +114,24 @@ def _refusals(pairs: list[tuple[Record, Record]]) -> dict[str, Any]:
             sum(e.get("category") == p.get("category") for e, p in both), len(both)
         ),
         "over_refused": [e["id"] for e, p in pred_ref if e["outcome"] != "refused"],
+        # A red-line order that is neither refused nor held for a person is a leak.
+        "leaks": [e["id"] for e, p in exp_ref if p.get("outcome") not in ("refused", "review")],
+        "red_line_orders": len(exp_ref),
+        "caught_right_category": _ratio(
+            sum(e.get("category") == p.get("category") for e, p in both), len(exp_ref)
+        ),
+        "held_red_line": sum(p.get("outcome") == "review" for _, p in exp_ref),
+        **_lawful(pairs),
+    }
+
+
+def _lawful(pairs: list[tuple[Record, Record]]) -> dict[str, Any]:
+    """How lawful orders (expected accepted or clarify) fared at the red-line layers."""
+    lawful = [p.get("outcome") for e, p in pairs if e["outcome"] != "refused"]
+    return {
+        "lawful_orders": len(lawful),
+        "lawful_refused": _ratio(lawful.count("refused"), len(lawful)),
+        "lawful_held": _ratio(lawful.count("review"), len(lawful)),
     }
 
 
@@ -150,9 +176,9 @@ def score(orders: list[Record], predicted: Mapping[str, Record]) -> dict[str, An
     """All metrics of the README for one file: expected orders vs predicted records by id."""
     pairs = [({"id": o["id"], **o["expect"]}, predicted.get(o["id"], {})) for o in orders]
     accepted = [(e, p) for e, p in pairs if e["outcome"] == "accepted"]
-    confusion = {row: dict.fromkeys(OUTCOMES, 0) for row in OUTCOMES}
+    confusion = {row: dict.fromkeys(OUTCOMES, 0) for row in OUTCOMES[:3]}
     for expected, actual in pairs:
-        if actual.get("outcome") in OUTCOMES:
+        if actual.get("outcome") in OUTCOMES and expected["outcome"] in confusion:
             confusion[expected["outcome"]][actual["outcome"]] += 1
     return {
         "orders": len(pairs),

@@ -52,14 +52,27 @@ class Clarify:
 
 @dataclass(frozen=True)
 class Refused:
-    """An order that crosses a red line."""
+    """An order that crosses a red line: which layer said so, and the words that show it."""
 
     category: Category
     reasons: tuple[str, ...]
     flags: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    layer: str = "rules"
 
 
-Outcome = Accepted | Clarify | Refused
+@dataclass(frozen=True)
+class Held:
+    """An order no layer is sure of: it waits for a person's signed safety review."""
+
+    category: Category
+    reasons: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    layer: str = "model"
+
+
+Outcome = Accepted | Clarify | Refused | Held
 
 
 def _grounded_phrases(extraction: Extraction | None, text: str, flags: list[str]) -> dict[str, str]:
@@ -138,15 +151,16 @@ def interpret(
     screened = screen(text) if screened is None else screened
     flags = ["injection"] if screened.injection else []
     if screened.refused:
-        return Refused(screened.refused, screened.reasons, tuple(flags))
+        return Refused(screened.refused, screened.reasons, tuple(flags), screened.evidence)
     model_reasons = post_check(extraction, screened)
     if model_reasons and extraction is not None:
+        # The extraction model's own flag never refuses alone: a person looks at it.
         category: Category = extraction.refuse_category or (
             "surveillance"
             if any(h.startswith(("track", "monitor", "film", "record")) for h in screened.hints)
             else "use_of_force"
         )
-        return Refused(category, model_reasons, tuple(flags))
+        return Held(category, model_reasons, tuple(flags), (), "model:extraction")
     clean = screened.clean_text
     phrases = _grounded_phrases(extraction, clean, flags)
     gaz = gazetteer(scenario)

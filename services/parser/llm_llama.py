@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,58 @@ class LlamaBackend:
         )
         self._lock = threading.Lock()
         self._max_tokens = max_tokens
+        self._formatter: Any = None
         self.name = f"llama.cpp:{model_path.stem}"
+
+    def _prompt_tokens(self, messages: Messages) -> list[int]:
+        """The model's own chat template, rendered up to the start of the assistant's reply."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            meta = self._llm.metadata
+            template = meta.get("tokenizer.chat_template")
+            if not template:
+                raise LLMError(f"{self.name} has no chat template; choose an instruction model")
+            vocab = self._llm._model  # the token texts the template needs
+
+            def text_of(token: int) -> str:
+                return str(vocab.token_get_text(token)) if token != -1 else ""
+
+            self._formatter = Jinja2ChatFormatter(
+                template, eos_token=text_of(vocab.token_eos()), bos_token=text_of(vocab.token_bos())
+            )
+        prompt = self._formatter(messages=messages).prompt
+        return list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def choose(self, messages: Messages, answers: Sequence[str]) -> dict[str, float]:
+        """Odds of each answer from one forward pass: the first token of each, softmaxed.
+
+        The longest prefix shared with the previous call stays in the KV cache, so the fixed
+        instructions and examples are read once and each order costs only its own tokens.
+        """
+        import llama_cpp
+        import numpy as np
+
+        firsts = [self._llm.tokenize(a.encode(), add_bos=False, special=False)[0] for a in answers]
+        if len(set(firsts)) != len(firsts):
+            raise LLMError(f"answers {list(answers)} share a first token in {self.name}")
+        with self._lock:
+            tokens = self._prompt_tokens(messages)
+            if len(tokens) >= self._llm.n_ctx():
+                raise LLMError(f"order too long for the judge ({len(tokens)} tokens)")
+            seen = self._llm.input_ids[: self._llm.n_tokens]
+            keep = 0
+            for old, new in zip(seen, tokens[:-1], strict=False):
+                if old != new:
+                    break
+                keep += 1
+            self._llm.n_tokens = keep
+            self._llm.eval(tokens[keep:])
+            pointer = llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)
+            logits = np.ctypeslib.as_array(pointer, shape=(self._llm.n_vocab(),))[firsts]
+        odds = np.exp(logits - logits.max())
+        odds /= odds.sum()
+        return {answer: float(p) for answer, p in zip(answers, odds, strict=True)}
 
     def complete(self, messages: Messages, schema: dict[str, Any]) -> Completion:
         """Schema-constrained chat completion, greedy decoding."""

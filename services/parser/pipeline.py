@@ -20,9 +20,11 @@ from schemas.orders import (
 )
 from services.common.scenario import Scenario
 from services.parser.extract import Extracted, extract
-from services.parser.interpret import Accepted, Clarify, Outcome, Refused, interpret
+from services.parser.interpret import Accepted, Clarify, Held, Outcome, Refused, interpret
+from services.parser.judge import Judgement, judge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.policy import screen
+from services.parser.safety import SafetyParams, decide
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,25 @@ class ParseResult:
 
     message: OrderParsed | OrderRejected
     extracted: Extracted | None
+    judgement: Judgement | None = None
 
 
 ModelPolicy = Literal["always", "fallback"]
+
+
+@dataclass(frozen=True)
+class Understood:
+    """One order's outcome, with the model's judgement and extraction when they ran."""
+
+    outcome: Outcome
+    extracted: Extracted | None = None
+    judgement: Judgement | None = None
+
+
+def _judge(backend: LLMBackend | None, text: str) -> Judgement | None:
+    if backend is None or not hasattr(backend, "choose"):
+        return None
+    return judge(backend, text)  # type: ignore[arg-type]
 
 
 def understand(
@@ -42,21 +60,32 @@ def understand(
     scenario: Scenario,
     backend: LLMBackend | None,
     policy: ModelPolicy = "always",
-) -> tuple[Outcome, Extracted | None]:
-    """Blocking. Red lines are screened before the model sees anything; code decides every field.
+    safety: SafetyParams | None = None,
+) -> Understood:
+    """Blocking. Red lines are judged first, by rules and model; code decides every field.
 
-    `fallback` consults the model only when the rules alone cannot accept the order.
+    The model judges every order it can (injected segments included); `fallback` asks it to
+    extract only when the rules alone cannot accept the order.
     """
     pre = screen(text)
-    if pre.refused is not None or backend is None:
-        return interpret(text, submitted_at, scenario, None, pre), None
+    judgement = None if pre.refused else _judge(backend, pre.text)
+    verdict = decide(pre, judgement, safety or SafetyParams())
+    flags: tuple[str, ...] = ("injection",) if pre.injection else ()
+    flags += tuple(f"normalised:{change}" for change in pre.normalised)
+    if verdict.outcome != "clear" and verdict.category is not None:
+        kind = Refused if verdict.outcome == "refused" else Held
+        held = kind(verdict.category, verdict.reasons, flags, verdict.evidence, verdict.layer)
+        return Understood(held, None, judgement)
+    if backend is None:
+        return Understood(interpret(text, submitted_at, scenario, None, pre), None, judgement)
     if policy == "fallback":
         alone = interpret(text, submitted_at, scenario, None, pre)
         if isinstance(alone, Accepted):
-            return alone, None
+            return Understood(alone, None, judgement)
     # The model only reads the text with injected segments removed.
     extracted = extract(backend, pre.clean_text)
-    return interpret(text, submitted_at, scenario, extracted.extraction, pre), extracted
+    outcome = interpret(text, submitted_at, scenario, extracted.extraction, pre)
+    return Understood(outcome, extracted, judgement)
 
 
 def parse_many(
@@ -73,11 +102,12 @@ def parse_many(
 
     def one(order: OrderSubmitted) -> ParseResult | LLMError:
         try:
-            result, extracted = understand(order.text, order.occurred_at, scenario, backend, policy)
+            done = understand(order.text, order.occurred_at, scenario, backend, policy)
         except LLMError as err:
             return err
-        parser = backend.name if extracted is not None and backend is not None else "rules"
-        return ParseResult(to_message(order, result, parser), extracted)
+        parser = backend.name if done.extracted is not None and backend is not None else "rules"
+        message = to_message(order, done.outcome, parser)
+        return ParseResult(message, done.extracted, done.judgement)
 
     if concurrency <= 1 or len(orders) <= 1:
         return [one(order) for order in orders]
@@ -85,9 +115,7 @@ def parse_many(
         return list(pool.map(one, orders))
 
 
-def to_message(
-    order: OrderSubmitted, result: Accepted | Clarify | Refused, parser: str
-) -> OrderParsed | OrderRejected:
+def to_message(order: OrderSubmitted, result: Outcome, parser: str) -> OrderParsed | OrderRejected:
     """Map an interpretation onto its contract; ids derive from the order so replays match."""
     message_id = content_id("msg", "parse", order.order_id)
     if isinstance(result, Accepted):
@@ -107,9 +135,15 @@ def to_message(
             flags=tuple(result.flags),
             parser=parser,
         )
-    category = RefusalCategory(result.category) if isinstance(result, Refused) else None
-    outcome = RejectionOutcome.REFUSED if category else RejectionOutcome.CLARIFY
-    missing = () if isinstance(result, Refused) else tuple(result.missing)
+    category = RefusalCategory(result.category) if isinstance(result, Refused | Held) else None
+    outcome = (
+        RejectionOutcome.REFUSED
+        if isinstance(result, Refused)
+        else RejectionOutcome.REVIEW
+        if isinstance(result, Held)
+        else RejectionOutcome.CLARIFY
+    )
+    missing = tuple(result.missing) if isinstance(result, Clarify) else ()
     return OrderRejected(
         message_id=message_id,
         occurred_at=order.occurred_at,
@@ -120,5 +154,7 @@ def to_message(
         reasons=tuple(result.reasons) or (outcome.value,),
         text=order.text,
         submitted_by=order.submitted_by,
-        flags=tuple(getattr(result, "flags", ())),
+        flags=tuple(result.flags),
+        evidence=tuple(result.evidence) if isinstance(result, Refused | Held) else (),
+        decided_by=result.layer if isinstance(result, Refused | Held) else "",
     )
