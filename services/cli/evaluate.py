@@ -84,6 +84,7 @@ def _evaluate(
         cpu.append(time.process_time() - started_cpu)
         progress.advance(task)
     report = score(orders, predicted)
+    report["predicted"] = predicted
     report["latency"] = {
         "median_s": statistics.median(wall),
         "p90_s": sorted(wall)[int(0.9 * (len(wall) - 1))],

@@ -13,6 +13,7 @@ from services.parser.policy import Category, Screen, post_check, screen
 from services.parser.priority import Priority, resolve_priority
 from services.parser.quantities import convert, parse_quantity
 from services.parser.requester import find_requester
+from services.parser.spoken import digits_spoken
 from services.parser.times import Window, resolve_window
 
 _PRIORITY_CONFIDENCE = {"explicit": 0.95, "urgent_cue": 0.85, "priority_cue": 0.8, "default": 0.7}
@@ -169,10 +170,12 @@ def interpret(
     destination = place.location or (hint if place.reason == "no_place" else None)
     if hint and place.location and hint != place.location:
         flags.append("model_disagrees:destination")
-    items = resolve_items(clean, catalog(scenario))
+    # Quantities and times read spoken digits as digits; names and places read the words.
+    said = digits_spoken(clean)
+    items = resolve_items(said, catalog(scenario))
     if not items.lines and not items.missing:
         items = ItemsResult(_model_lines(phrases, scenario), (), ())
-    window = _window(clean, submitted_at, phrases, flags)
+    window = _window(said, submitted_at, phrases, flags)
     missing = set(items.missing)
     reasons = list(items.reasons)
     if destination is None:
