@@ -20,7 +20,28 @@ _RANKED = re.compile(
     rf"(?:\s+(?!(?i:at|from|here|in|to|for|and|with|on)\b)[A-ZÀ-Ý][\w'À-ÿ-]+)?"
 )
 _FIELD = re.compile(
-    r"\b(?:requester|requested by|requestor|poc|point of contact|from)\s*:\s*([^\n,;]+)", _I
+    r"\b(?:requester|requested by|requestor|poc|point of contact|from|opened by|submitted by|"
+    r"signed|contact|demandeur|demand[ée]e? par|solicitante|solicitado por|firma(?:do)?)\s*:\s*"
+    r"([^\n,;]+)|\bPOC\s+((?:[A-Z][\w.'-]*\s?){1,4})",
+    _I,
+)
+# A chat export line: "[09:14] Name: message" or "09:14 - Name: message".
+_CHAT = re.compile(
+    r"^\s*\[?\d{1,2}:\d{2}(?::\d{2})?\]?\s*(?:-\s*)?([^:\n]{2,40}?):\s*(.+)$", re.MULTILINE
+)
+_ASKS = re.compile(
+    r"\b(?:need|needs|send|request|requesting|can (?:we|you|the \w+) (?:get|send)|could|please|"
+    r"deliver|bring|want|besoin|envoy|pourriez|necesit|env[ií]|mand|pedimos|req)\w*",
+    _I,
+)
+_COUNT = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred)\b", _I)
+# Voice call signs: a word and spoken digits ("Viper Three-One", "Lantern Two", "Hammer 6").
+_SPOKEN = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|niner|\d)"
+_CALL = re.compile(rf"\b([A-Z][a-z]+(?:[\s-]{_SPOKEN}(?![\w]))+)", _I)
+_RADIO_CALLER = re.compile(
+    rf"^(?:[\w-]+,?\s+){{1,3}}(?:this is\s+)([A-Z][a-z]+(?:[\s-]{_SPOKEN}\b)+)|"
+    rf"^(?:[A-Z][\w-]+,\s+){{1,2}}([A-Z][a-z]+(?:[\s-]{_SPOKEN}\b)+),?\s+(?:over|this is)",
+    _I | re.MULTILINE,
 )
 _SIGNOFF = re.compile(
     r"^(?:thanks(?: a lot| again)?|thank you|thx|many thanks|regards|kind regards|"
@@ -77,6 +98,11 @@ _STOP = {
     "resupply",
     "deliver",
     "delivery",
+    "bt",
+    "affirm",
+    "roger",
+    "copy",
+    "wilco",
 }
 _ROLE = re.compile(
     r"\b(?:officer|coordinator|manager|management|director|liaison|relief|aid|team|collective|"
@@ -103,6 +129,9 @@ def _clean_lines(text: str) -> list[str]:
 
 
 def _as_name(fragment: str, allow_lower: bool = False) -> str | None:
+    marker = _SIGNOFF.match(fragment.strip())
+    if marker and 0 < marker.end() < len(fragment.strip()):
+        fragment = fragment.strip()[marker.end() :]
     candidate = _NAME_END.split(fragment.strip(" -–—\t"))[0].strip().rstrip(".")
     if _CALLSIGN.match(candidate):
         return _CALLSIGN.match(candidate).group(1)  # type: ignore[union-attr]
@@ -153,11 +182,36 @@ def _last_fragment(line: str) -> str | None:
     return _as_name(last, allow_lower=line == line.lower())
 
 
+def _chat_speaker(text: str) -> str | None:
+    """In a chat export, the speaker of the first message that asks for a counted delivery."""
+    for match in _CHAT.finditer(text):
+        if _ASKS.search(match[2]) and _COUNT.search(match[2]):
+            name = match[1].strip()
+            return name if _as_name(name) or _CALL.fullmatch(name) else None
+    return None
+
+
+def _radio_caller(text: str) -> str | None:
+    """'Kestrel, this is Viper Three-One' / 'Kestrel, Viper Three-One, over': the caller."""
+    match = _RADIO_CALLER.search(text)
+    if match:
+        return (match[1] or match[2]).strip()
+    last = _clean_lines(text)[-1:] or [""]
+    ending = re.search(rf"([A-Z][a-z]+(?:[\s-]{_SPOKEN}\b)+)\s+(?:out|over)\W*$", last[0], _I)
+    return ending[1] if ending else None
+
+
 def find_requester(text: str) -> tuple[str | None, str]:
     """(requester name as written or None, the rule that found it); text excludes injections."""
     field = _FIELD.search(text)
-    if field and _as_name(field.group(1)):
-        return _as_name(field.group(1)), "field"
+    if field and _as_name(field.group(1) or field.group(2) or ""):
+        return _as_name(field.group(1) or field.group(2)), "field"
+    speaker = _chat_speaker(text)
+    if speaker:
+        return speaker, "field"
+    caller = _radio_caller(text)
+    if caller:
+        return caller, "sign_off"
     lines = _clean_lines(text)
     if not lines:
         return None, "none"
