@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -118,8 +119,25 @@ def _model_lines(phrases: dict[str, str], scenario: Scenario) -> tuple[Line, ...
     return tuple(lines)
 
 
+# The writer's last word on the time wins: what follows a correction, when it names a time.
+_CORRECTED = re.compile(
+    r"\b(?:correction|corrected|scratch that|make (?:that|it)|actually|instead|amend(?:ed)?|"
+    r"revised|change (?:the )?time|rectificaci[oó]n|plut[oô]t|en fait|mejor)\b",
+    re.IGNORECASE,
+)
+
+
+def _settled_window(text: str, submitted_at: datetime) -> Window:
+    markers = list(_CORRECTED.finditer(text))
+    if markers:
+        later = resolve_window(text[markers[-1].end() :], submitted_at)
+        if later.not_before or later.deliver_by:
+            return later
+    return resolve_window(text, submitted_at)
+
+
 def _window(text: str, submitted_at: datetime, phrases: dict[str, str], flags: list[str]) -> Window:
-    window = resolve_window(text, submitted_at)
+    window = _settled_window(text, submitted_at)
     if window.not_before is None and window.deliver_by is None and "time" in phrases:
         hinted = resolve_window(phrases["time"], submitted_at)
         if hinted.not_before or hinted.deliver_by:

@@ -58,8 +58,33 @@ def _clock_after_time_word(text: str) -> str:
     return "".join(out)
 
 
+# Hesitations in transcripts ("no later than, uh, fourteen hundred").
+_HESITATION = re.compile(r"(?<![\w-])(?:u+h+|u+m+|e+r+m*|hmm+)(?![\w-])[,.]*\s*", re.I)
+# Shorthand of SMS and field notes for words the time reader knows.
+_SHORTHAND = (
+    (re.compile(r"(?<![\w-])b4(?![\w-])", re.I), "before"),
+    (re.compile(r"(?<![\w-])(?:wed)(?![\w-])\.?", re.I), "wednesday"),
+    (re.compile(r"(?<![\w-])(?:thu|thur)(?![\w-])\.?", re.I), "thursday"),
+    (re.compile(r"(?<![\w-])(?:fri)(?![\w-])\.?", re.I), "friday"),
+    (re.compile(r"(?<![\w-])(?:tue)(?![\w-])\.?", re.I), "tuesday"),
+    # "mon", "sat" and "sun" are words too: only after a clock time or a time word.
+    *(
+        (
+            re.compile(rf"\b(\d{{4}}z?|by|on|nlt|net|sometime|time|before) {short}\b", re.I),
+            rf"\1 {day}",
+        )
+        for short, day in (("mon", "monday"), ("sat", "saturday"), ("sun", "sunday"))
+    ),
+    # "16h" / "16 h" as a clock time (French), "14h30" is read already.
+    (re.compile(r"(?<![\w:])([01]?\d|2[0-3]) ?h(?![\w])", re.I), r"\1:00"),
+)
+
+
 def digits_spoken(text: str) -> str:
     """The text with radio-spoken digit runs and clock times written as digits."""
+    text = _HESITATION.sub("", text)
+    for pattern, plain in _SHORTHAND:
+        text = pattern.sub(plain, text)
     text = _RUN.sub(_run, text)
     text = _CLOCK.sub(_clock, text)
     return _clock_after_time_word(text)
