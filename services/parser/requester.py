@@ -34,7 +34,9 @@ _ASKS = re.compile(
     r"deliver|bring|want|besoin|envoy|pourriez|necesit|env[ií]|mand|pedimos|req)\w*",
     _I,
 )
-_COUNT = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred)\b", _I)
+_COUNT = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred)\b", _I
+)
 # Voice call signs: a word and spoken digits ("Viper Three-One", "Lantern Two", "Hammer 6").
 _SPOKEN = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|niner|\d)"
 _CALL = re.compile(rf"\b([A-Z][a-z]+(?:[\s-]{_SPOKEN}(?![\w]))+)", _I)
