@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from services.common.scenario import Scenario, load_scenario
-from services.parser.interpret import Accepted, Clarify, Held, Outcome, Refused, interpret
+from services.parser.interpret import Accepted, Clarify, Held, Outcome, Refused, Several, interpret
 
 Record = dict[str, Any]
-OUTCOMES = ("accepted", "clarify", "refused", "review")
+OUTCOMES = ("accepted", "clarify", "refused", "review", "split")
 FIELDS = ("destination", "lines", "priority", "not_before", "deliver_by", "requester")
 _RANK = {"urgent": 3, "priority": 2, "routine": 1}
 _TITLES = frozenset(
@@ -39,6 +39,9 @@ def _iso(value: datetime | None) -> str | None:
 def to_record(outcome: Outcome) -> Record:
     """An outcome in the `expect` shape of the eval files."""
     flags = {"injection": True} if "injection" in outcome.flags else {}
+    if isinstance(outcome, Several):
+        orders = [to_record(part) for part in outcome.parts]
+        return {"outcome": "split", "orders": orders, **flags}
     if isinstance(outcome, Accepted):
         return {
             "outcome": "accepted",
@@ -88,10 +91,22 @@ def field_equal(name: str, expected: Record, predicted: Record) -> bool:
     return bool(expected.get(name) == predicted.get(name))
 
 
+def _split_equal(expected: Record, predicted: Record) -> bool:
+    """Every expected demand matched by one predicted demand to the same destination."""
+    want = sorted(expected["orders"], key=lambda o: o["destination"])
+    got = sorted(predicted.get("orders", []), key=lambda o: o["destination"])
+    return len(want) == len(got) and all(
+        all(field_equal(n, w, {"outcome": "accepted", **g}) for n in FIELDS)
+        for w, g in zip(want, got, strict=True)
+    )
+
+
 def exact(expected: Record, predicted: Record) -> bool:
     """Per-order exact match: outcome plus the fields that outcome carries."""
     if expected["outcome"] != predicted.get("outcome"):
         return False
+    if expected["outcome"] == "split":
+        return _split_equal(expected, predicted)
     if expected["outcome"] == "accepted":
         return all(field_equal(name, expected, predicted) for name in FIELDS)
     if expected["outcome"] == "refused":

@@ -10,7 +10,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
-from schemas.orders import OrderParsed, OrderSubmitted
+from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted
 from schemas.topics import Topic
 from services.common.broker import dead_letter_record, publish_all, records_of, subscribe
 from services.common.codec import DecodeError, decode
@@ -69,12 +69,13 @@ class Parser:
                     self.broker, Topic.ORDERS_SUBMITTED, record, "llm_failed", str(result), SERVICE
                 )
             else:
-                outgoing.append(self._outgoing(result))
+                outgoing.extend(self._outgoing(message, result) for message in result.messages)
         await publish_all(self.broker, outgoing)
 
-    def _outgoing(self, result: ParseResult) -> tuple[Topic, BaseModel, str]:
+    def _outgoing(
+        self, message: OrderParsed | OrderRejected, result: ParseResult
+    ) -> tuple[Topic, BaseModel, str]:
         """Count the result and say where it goes."""
-        message = result.message
         for completion in result.extracted.completions if result.extracted else ():
             metrics.LLM_SECONDS.observe(completion.seconds)
             metrics.LLM_TOKENS.labels(kind="prompt").inc(completion.prompt_tokens)

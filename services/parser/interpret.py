@@ -74,7 +74,15 @@ class Held:
     layer: str = "model"
 
 
-Outcome = Accepted | Clarify | Refused | Held
+@dataclass(frozen=True)
+class Several:
+    """A text that asked for deliveries to several places: one demand per destination."""
+
+    parts: tuple[Accepted, ...]
+    flags: tuple[str, ...] = ()
+
+
+Outcome = Accepted | Clarify | Refused | Held | Several
 
 
 def _grounded_phrases(extraction: Extraction | None, text: str, flags: list[str]) -> dict[str, str]:

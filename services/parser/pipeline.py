@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -20,18 +20,29 @@ from schemas.orders import (
 )
 from services.common.scenario import Scenario
 from services.parser.extract import Extracted, extract
-from services.parser.interpret import Accepted, Clarify, Held, Outcome, Refused, interpret
+from services.parser.interpret import (
+    Accepted,
+    Clarify,
+    Held,
+    Outcome,
+    Refused,
+    Several,
+    interpret,
+)
+from services.parser.items import catalog
 from services.parser.judge import Judgement, judge
 from services.parser.llm import LLMBackend, LLMError
+from services.parser.places import gazetteer
 from services.parser.policy import screen
+from services.parser.requests import split_requests
 from services.parser.safety import SafetyParams, decide
 
 
 @dataclass(frozen=True)
 class ParseResult:
-    """The outgoing message plus what the extraction cost."""
+    """The outgoing messages (one per destination) plus what the model's work cost."""
 
-    message: OrderParsed | OrderRejected
+    messages: tuple[OrderParsed | OrderRejected, ...]
     extracted: Extracted | None
     judgement: Judgement | None = None
 
@@ -76,6 +87,9 @@ def understand(
         kind = Refused if verdict.outcome == "refused" else Held
         held = kind(verdict.category, verdict.reasons, flags, verdict.evidence, verdict.layer)
         return Understood(held, None, judgement)
+    several = _several(pre.clean_text, submitted_at, scenario, flags)
+    if several is not None:
+        return Understood(several, None, judgement)
     if backend is None:
         return Understood(interpret(text, submitted_at, scenario, None, pre), None, judgement)
     if policy == "fallback":
@@ -86,6 +100,26 @@ def understand(
     extracted = extract(backend, pre.clean_text)
     outcome = interpret(text, submitted_at, scenario, extracted.extraction, pre)
     return Understood(outcome, extracted, judgement)
+
+
+def _several(
+    clean: str, submitted_at: datetime, scenario: Scenario, flags: tuple[str, ...]
+) -> Several | Clarify | None:
+    """Several requests in one text: each read alone, all accepted, or the whole asked back."""
+    split = split_requests(clean, gazetteer(scenario), catalog(scenario))
+    if split.unclear:
+        return Clarify(("destination",), (split.unclear,), flags)
+    if not split.parts:
+        return None
+    parts = []
+    for destination, part in split.parts:
+        outcome = interpret(part, submitted_at, scenario, None)
+        if not isinstance(outcome, Accepted) or outcome.destination != destination:
+            missing = outcome.missing if isinstance(outcome, Clarify) else ("destination",)
+            reason = f"the request for {destination} cannot be read on its own"
+            return Clarify(tuple(missing), (reason,), flags)
+        parts.append(outcome)
+    return Several(tuple(parts), flags)
 
 
 def parse_many(
@@ -106,8 +140,7 @@ def parse_many(
         except LLMError as err:
             return err
         parser = backend.name if done.extracted is not None and backend is not None else "rules"
-        message = to_message(order, done.outcome, parser)
-        return ParseResult(message, done.extracted, done.judgement)
+        return ParseResult(to_messages(order, done.outcome, parser), done.extracted, done.judgement)
 
     if concurrency <= 1 or len(orders) <= 1:
         return [one(order) for order in orders]
@@ -115,7 +148,29 @@ def parse_many(
         return list(pool.map(one, orders))
 
 
-def to_message(order: OrderSubmitted, result: Outcome, parser: str) -> OrderParsed | OrderRejected:
+def to_messages(
+    order: OrderSubmitted, result: Outcome, parser: str
+) -> tuple[OrderParsed | OrderRejected, ...]:
+    """One message per demand: a text for several places becomes one order per place.
+
+    The parts' ids derive from the order and the destination, so a replay matches them.
+    """
+    if not isinstance(result, Several):
+        return (to_message(order, result, parser),)
+    count = len(result.parts)
+    return tuple(
+        to_message(
+            order.model_copy(update={"order_id": f"{order.order_id}.{n}"}),
+            replace(part, flags=(*part.flags, f"split:{n}/{count}:{order.order_id}")),
+            parser,
+        )
+        for n, part in enumerate(result.parts, start=1)
+    )
+
+
+def to_message(
+    order: OrderSubmitted, result: Accepted | Clarify | Refused | Held, parser: str
+) -> OrderParsed | OrderRejected:
     """Map an interpretation onto its contract; ids derive from the order so replays match."""
     message_id = content_id("msg", "parse", order.order_id)
     if isinstance(result, Accepted):

@@ -19,6 +19,15 @@ _CORRECTION = re.compile(
     r"instead|amend(?:ed|ment)?|update[d]?:)\b",
     re.IGNORECASE,
 )
+# The words that send supplies to a place ("to", "for", "destination:"), as opposed to places
+# only mentioned ("we're at", "after the flooding at", "writing from").
+_TOWARDS = re.compile(
+    r"(?:\bto|\bfor|\binto|\bpour|\bà|\bpara|\bhacia|\btowards|\bdestination|\bdelivery point|"
+    r"\bsite|\bdrop(?:\s+(?:off|at))?|\bdeliver(?:y|ed)?(?:\s+at)?|\bdel|\blivraison|\bentrega|"
+    r"\bdestino)\s*:?\s*(?:the\s+|la\s+|le\s+|el\s+|l')?(?:(?:grid|village|camp|hospital|"
+    r"checkpoint|fob|cop)\s+)?$",
+    re.IGNORECASE,
+)
 _ALTERNATIVE = re.compile(r"^\s*(?:or|and/or|/)\s+(?:the\s+)?$|^\s*,?\s*or\s+", re.IGNORECASE)
 
 
@@ -152,6 +161,9 @@ def choose_destination(text: str, gaz: Gazetteer, hint: str | None = None) -> Pl
         own = after or own
     if hint and hint in {m.location for m in own}:
         return PlaceResult(hint, "hint", tuple(mentions))
+    towards = [m for m in own if _TOWARDS.search(text[max(0, m.start - 40) : m.start])]
+    if towards and towards[0].location != own[0].location and not correction:
+        own = towards
     first = own[0]
     for other in own[1:]:
         if other.location != first.location and _ALTERNATIVE.search(text[first.end : other.start]):

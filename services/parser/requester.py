@@ -21,7 +21,7 @@ _RANKED = re.compile(
 )
 _FIELD = re.compile(
     r"\b(?:requester|requested by|requestor|poc|point of contact|from|opened by|submitted by|"
-    r"signed|contact|demandeur|demand[ée]e? par|solicitante|solicitado por|firma(?:do)?)\s*:\s*"
+    r"signed|contact|caller|demandeur|demand[ée]e? par|solicitante|solicitado por|firma(?:do)?)\s*:\s*"
     r"([^\n,;]+)|\bPOC\s+((?:[A-Z][\w.'-]*\s?){1,4})",
     _I,
 )
@@ -188,7 +188,7 @@ def _chat_speaker(text: str) -> str | None:
     """In a chat export, the speaker of the first message that asks for a counted delivery."""
     for match in _CHAT.finditer(text):
         if _ASKS.search(match[2]) and _COUNT.search(match[2]):
-            name = match[1].strip()
+            name = re.sub(r"\s*\([^)]*\)\s*$", "", match[1]).strip()
             return name if _as_name(name) or _CALL.fullmatch(name) else None
     return None
 

@@ -55,9 +55,9 @@ def test_calls_overlap_up_to_the_limit_and_results_keep_their_order():
     )
     assert 1 < model.most <= 4
     quantities = [
-        r.message.lines[0].quantity
+        r.messages[0].lines[0].quantity
         for r in results
-        if isinstance(r, ParseResult) and isinstance(r.message, OrderParsed)
+        if isinstance(r, ParseResult) and isinstance(r.messages[0], OrderParsed)
     ]
     assert quantities == list(range(1, 9))
 
