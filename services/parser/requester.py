@@ -20,8 +20,8 @@ _RANKED = re.compile(
     rf"(?:\s+(?!(?i:at|from|here|in|to|for|and|with|on)\b)[A-ZÀ-Ý][\w'À-ÿ-]+)?"
 )
 _FIELD = re.compile(
-    r"\b(?:requester|requested by|requestor|poc|point of contact|from|opened by|submitted by|"
-    r"signed|contact|caller|demandeur|demand[ée]e? par|solicitante|solicitado por|firma(?:do)?)\s*:\s*"
+    r"\b(?:requester|requested by|requestor|poc|point of contact|from|opened by|"
+    r"submitted by|signed|contact|caller|demandeur|demand[ée]e? par|solicitante|solicitado por|firma(?:do)?)\s*:\s*"
     r"([^\n,;]+)|\bPOC\s+((?:[A-Z][\w.'-]*\s?){1,4})",
     _I,
 )
