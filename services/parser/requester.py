@@ -21,7 +21,8 @@ _RANKED = re.compile(
 )
 _FIELD = re.compile(
     r"\b(?:requester|requested by|requestor|poc|point of contact|from|opened by|"
-    r"submitted by|signed|contact|caller|demandeur|demand[ée]e? par|solicitante|solicitado por|firma(?:do)?)\s*:\s*"
+    r"submitted by|signed|contact|caller|demandeur|demand[ée]e? par|solicitante|"
+    r"solicitado por|firma(?:do)?)\s*:\s*"
     r"([^\n,;]+)|\bPOC\s+((?:[A-Z][\w.'-]*\s?){1,4})",
     _I,
 )
