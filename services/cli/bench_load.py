@@ -51,9 +51,10 @@ from services.cli.load_measure import (
     median_result,
 )
 from services.common.kafka import KafkaUnavailable, ensure_topics, start_group_at_end
+from services.common.settings import SHARED_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CORPUS = Path(os.environ.get("QM_EVAL_DIR", "/work/shared/eval"))
+DEFAULT_CORPUS = Path(os.environ.get("QM_EVAL_DIR", str(SHARED_DIR / "eval")))
 
 
 def corpus_texts(corpus: Path) -> list[str]:

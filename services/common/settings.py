@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCENARIO = REPO_ROOT / "deploy" / "scenarios" / "demo.yaml"
+# The shared evaluation and benchmark data always sit beside the project root.
+SHARED_DIR = REPO_ROOT.parent / "shared"
 
 
 class CommonSettings(BaseSettings):

@@ -215,6 +215,4 @@ def judge(chooser: Chooser, text: str, evidence_at: float = 0.2) -> Judgement:
     elif p_red >= evidence_at and parts:
         evidence = parts[0]
     label: Label = max(odds, key=lambda k: odds[k])  # type: ignore[arg-type]
-    return Judgement(
-        label, odds, evidence, time.perf_counter() - started, chooser.name, calls
-    )
+    return Judgement(label, odds, evidence, time.perf_counter() - started, chooser.name, calls)

@@ -1,6 +1,6 @@
 """LOAD-TEST BACKEND — NOT A MODEL. Answers with extractions derived from labelled eval data.
 
-`ReplayBackend` looks the order text up in a labelled corpus (`/work/shared/eval/*.jsonl`) and
+`ReplayBackend` looks the order text up in a labelled corpus (`../shared/eval/*.jsonl`) and
 builds the `Extraction` a careful model would return, from the record's `expect` and its text:
 every phrase is copied from the text (an alias of the expected location, the catalog name of
 each expected item with the number before it, the requester's name, a priority word), so the

@@ -67,9 +67,7 @@ def decide(screened: Screen, judgement: Judgement | None, params: SafetyParams) 
     p_red = judgement.p_red
     quoted = (judgement.evidence,) if judgement.evidence else ()
     if p_red >= params.refuse_at and quoted:
-        return Verdict(
-            "refused", judgement.red_label, "model", quoted, (_model_reason(judgement),)
-        )
+        return Verdict("refused", judgement.red_label, "model", quoted, (_model_reason(judgement),))
     bar = params.suspect_review_at if screened.suspected else params.review_at
     if p_red >= bar:
         category = screened.suspected or judgement.red_label

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import CommonSettings
+from services.common.settings import SHARED_DIR, CommonSettings
 
 
 class ParserSettings(CommonSettings):
@@ -22,7 +22,7 @@ class ParserSettings(CommonSettings):
         "replay: LOAD-TEST ONLY, answers derived from a labelled corpus",
     )
     replay_corpus: Path = Field(
-        default=Path("/work/shared/eval"),
+        default=SHARED_DIR / "eval",
         description="LOAD-TEST replay backend: labelled corpus file or folder",
     )
     # Measured (qm eval parser, README): the rules alone accept clear orders correctly in
