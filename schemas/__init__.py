@@ -6,10 +6,12 @@ from schemas.orders import (
     DemandLine,
     OrderParsed,
     OrderRejected,
+    OrderReviewed,
     OrderSubmitted,
     Priority,
     RefusalCategory,
     RejectionOutcome,
+    ReviewDecision,
 )
 from schemas.plans import (
     Approval,
@@ -33,6 +35,7 @@ __all__ = [
     "Envelope",
     "OrderParsed",
     "OrderRejected",
+    "OrderReviewed",
     "OrderSubmitted",
     "PlanDecided",
     "PlanProposed",
@@ -40,6 +43,7 @@ __all__ = [
     "Priority",
     "RefusalCategory",
     "RejectionOutcome",
+    "ReviewDecision",
     "Route",
     "SolverStats",
     "Stop",

@@ -5,6 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
+from datetime import UTC
+from typing import Any
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.envelope import Envelope
@@ -106,3 +109,52 @@ class OrderRejected(Envelope):
         if judged != (self.category is not None):
             raise ValueError("category is required for refused or held orders and only for them")
         return self
+
+
+class ReviewDecision(StrEnum):
+    """What a person decided about an order held for safety review."""
+
+    RELEASE = "release"
+    REFUSE = "refuse"
+
+
+class OrderReviewed(Envelope):
+    """A person's safety review of a held order, signed with the operator's Ed25519 key.
+
+    The signature covers the exact text the reviewer read (`text_sha256`), so a release can
+    never be carried over to other words.
+    """
+
+    order_id: str = Field(min_length=1, max_length=128)
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    decision: ReviewDecision
+    category: RefusalCategory | None = None
+    operator_id: str = Field(min_length=1, max_length=64)
+    role: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+    decided_at: AwareDatetime
+    expires_at: AwareDatetime
+    key_id: str = Field(default="", description="fingerprint of the signing public key")
+    signature: str = Field(default="", description="base64 Ed25519 signature of signed_payload()")
+
+    @model_validator(mode="after")
+    def _category_only_for_refusals(self) -> OrderReviewed:
+        if (self.decision is ReviewDecision.REFUSE) != (self.category is not None):
+            raise ValueError("a refusal names its category; a release names none")
+        return self
+
+    def signed_payload(self) -> dict[str, Any]:
+        """The canonical envelope that the signature covers."""
+        return {
+            "type": "qm.order-review.v1",
+            "order_id": self.order_id,
+            "text_sha256": self.text_sha256,
+            "decision": self.decision.value,
+            "category": self.category.value if self.category else None,
+            "operator_id": self.operator_id,
+            "role": self.role,
+            "reason": self.reason,
+            "decided_at": self.decided_at.astimezone(UTC).isoformat(),
+            "expires_at": self.expires_at.astimezone(UTC).isoformat(),
+            "key_id": self.key_id,
+        }

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from schemas.audit import AuditRecorded
-from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted
+from schemas.orders import OrderParsed, OrderRejected, OrderReviewed, OrderSubmitted
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 
 
@@ -17,6 +17,7 @@ class Topic(StrEnum):
     ORDERS_SUBMITTED = "orders.submitted.v1"
     ORDERS_PARSED = "orders.parsed.v1"
     ORDERS_REJECTED = "orders.rejected.v1"
+    ORDERS_REVIEWED = "orders.reviewed.v1"
     PLANS_PROPOSED = "plans.proposed.v1"
     PLANS_DECIDED = "plans.decided.v1"
     PLANS_RELEASED = "plans.released.v1"
@@ -37,6 +38,7 @@ CONTRACTS: dict[Topic, type[BaseModel]] = {
     Topic.ORDERS_SUBMITTED: OrderSubmitted,
     Topic.ORDERS_PARSED: OrderParsed,
     Topic.ORDERS_REJECTED: OrderRejected,
+    Topic.ORDERS_REVIEWED: OrderReviewed,
     Topic.PLANS_PROPOSED: PlanProposed,
     Topic.PLANS_DECIDED: PlanDecided,
     Topic.PLANS_RELEASED: PlanReleased,

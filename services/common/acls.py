@@ -121,16 +121,25 @@ class Grant:
 def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str, Grant]:
     """Each principal's grant; the groups are the services' default consumer group ids."""
     decided, released = Topic.PLANS_DECIDED.value, Topic.PLANS_RELEASED.value
+    reviewed = Topic.ORDERS_REVIEWED.value
     return {
         PARSER: Grant(
-            reads=(Topic.ORDERS_SUBMITTED.value,),
+            # Held and reviewed orders are read back when a signed review arrives.
+            reads=(
+                Topic.ORDERS_SUBMITTED.value,
+                reviewed,
+                Topic.ORDERS_REJECTED.value,
+                Topic.ORDERS_PARSED.value,
+            ),
             writes=(
                 Topic.ORDERS_PARSED.value,
                 Topic.ORDERS_REJECTED.value,
                 Topic.ORDERS_SUBMITTED.dlq,
+                Topic.ORDERS_REVIEWED.dlq,
             ),
-            groups=(parser_group,),
-            denied_writes=(decided, released),
+            groups=(parser_group, f"{parser_group}-reviews"),
+            # Nothing the parser (or its model) says can review, approve or release.
+            denied_writes=(decided, released, reviewed),
         ),
         PLANNER: Grant(
             # Proposals are read back at start so an order is never planned twice.
@@ -158,8 +167,15 @@ def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str
         OPERATOR: Grant(
             # The qm CLI: submits orders, signs decisions, reads the plan ledger and audit trail,
             # and shows the services' consumer-group lag (qm status).
-            reads=(Topic.PLANS_PROPOSED.value, decided, released, Topic.AUDIT_EVENTS.value),
-            writes=(Topic.ORDERS_SUBMITTED.value, decided),
+            reads=(
+                Topic.PLANS_PROPOSED.value,
+                decided,
+                released,
+                Topic.AUDIT_EVENTS.value,
+                Topic.ORDERS_REJECTED.value,
+                reviewed,
+            ),
+            writes=(Topic.ORDERS_SUBMITTED.value, decided, reviewed),
             describe_groups=(parser_group, planner_group),
             denied_writes=(released,),
         ),

@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
-from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted
+from schemas.envelope import utcnow
+from schemas.orders import (
+    OrderParsed,
+    OrderRejected,
+    OrderReviewed,
+    OrderSubmitted,
+    RefusalCategory,
+    RejectionOutcome,
+    ReviewDecision,
+)
 from schemas.topics import Topic
-from services.common.broker import dead_letter_record, publish_all, records_of, subscribe
+from services.common.broker import (
+    dead_letter_record,
+    decode_or_dead_letter,
+    publish_all,
+    records_of,
+    subscribe,
+)
 from services.common.codec import DecodeError, decode
 from services.common.scenario import Scenario
+from services.common.signing import UntrustedStoreError, load_verified_store
 from services.parser import metrics
 from services.parser.llm import LLMBackend, LLMError
-from services.parser.pipeline import ParseResult, parse_many
+from services.parser.pipeline import ParseResult, parse_many, read_released, to_messages
+from services.parser.review import ReviewCheck, ReviewRefusal, ReviewState, check_review
 from services.parser.settings import ParserSettings
 
 log = logging.getLogger("qm.parser")
@@ -38,6 +56,10 @@ class Parser:
         self.broker = broker
         self.scenario = scenario
         self.backend = backend
+        self.reviews = ReviewState()
+        # Reads held and reviewed orders back from Kafka (any parser process may hold an order
+        # another one reads the review of); replaced in live apps, a no-op in memory.
+        self.refresh_reviews: Callable[[ReviewState], Awaitable[None]] = _no_refresh
 
     async def on_orders_submitted(self, msg: KafkaMessage) -> None:
         """Turn a batch of free-text orders into OrderParsed or OrderRejected messages."""
@@ -72,11 +94,88 @@ class Parser:
                 outgoing.extend(self._outgoing(message, result) for message in result.messages)
         await publish_all(self.broker, outgoing)
 
+    async def on_order_reviewed(self, msg: KafkaMessage) -> None:
+        """Apply a person's signed safety review: release the held order or refuse it."""
+        review = await decode_or_dead_letter(
+            self.broker, Topic.ORDERS_REVIEWED, OrderReviewed, msg, self.settings, SERVICE
+        )
+        if review is None:
+            return
+        await self.refresh_reviews(self.reviews)
+        try:
+            trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
+        except UntrustedStoreError as err:
+            checked = ReviewCheck(ReviewRefusal.UNTRUSTED_STORE, str(err))
+        else:
+            checked = check_review(review, self.reviews, trust, utcnow())
+        decision = review.decision.value
+        if checked.refusal is not None:
+            metrics.REVIEWS.labels(decision=decision, outcome=checked.refusal.value).inc()
+            log.warning(
+                "review %s of %s by %s refused: %s (%s)",
+                review.message_id,
+                review.order_id,
+                review.operator_id,
+                checked.refusal.value,
+                checked.detail,
+            )
+            return
+        held = self.reviews.held[review.order_id]
+        messages = await asyncio.to_thread(self._after_review, review, held)
+        self.reviews.decided[review.order_id] = review.message_id
+        metrics.REVIEWS.labels(decision=decision, outcome="applied").inc()
+        log.info("review %s: %s by %s", review.message_id, decision, review.operator_id)
+        await publish_all(self.broker, [self._outgoing(m, None) for m in messages])
+
+    def _after_review(
+        self, review: OrderReviewed, held: OrderRejected
+    ) -> tuple[OrderParsed | OrderRejected, ...]:
+        """Blocking: the messages a verified review produces for its held order."""
+        who = f"human:{review.operator_id}"
+        order = OrderSubmitted(
+            message_id=held.message_id,
+            occurred_at=held.occurred_at,
+            order_id=held.order_id,
+            text=held.text or "",
+            submitted_by=held.submitted_by,
+        )
+        if review.decision is ReviewDecision.REFUSE:
+            category = review.category or RefusalCategory.SURVEILLANCE
+            return (
+                OrderRejected(
+                    message_id=f"{held.message_id}-reviewed",
+                    occurred_at=held.occurred_at,
+                    order_id=held.order_id,
+                    outcome=RejectionOutcome.REFUSED,
+                    category=category,
+                    reasons=(f"safety review by {review.operator_id}: {review.reason}",),
+                    text=held.text,
+                    submitted_by=held.submitted_by,
+                    flags=(*held.flags, f"reviewed:{review.message_id}"),
+                    evidence=held.evidence,
+                    decided_by=who,
+                ),
+            )
+        done = read_released(order.text, order.occurred_at, self.scenario, self.backend)
+        released = to_messages(order, done.outcome, "rules")
+        stamp = (
+            f"released_by:{review.operator_id}",
+            f"reviewed:{review.message_id}",
+            f"review_of:{held.order_id}",
+        )
+        return tuple(
+            m.model_copy(update={"flags": (*m.flags, *stamp), "message_id": f"{m.message_id}-r"})
+            for m in released
+        )
+
     def _outgoing(
-        self, message: OrderParsed | OrderRejected, result: ParseResult
+        self, message: OrderParsed | OrderRejected, result: ParseResult | None
     ) -> tuple[Topic, BaseModel, str]:
         """Count the result and say where it goes."""
-        for completion in result.extracted.completions if result.extracted else ():
+        if result is not None and result.judgement is not None:
+            metrics.JUDGE_SECONDS.observe(result.judgement.seconds)
+        extracted = result.extracted if result is not None else None
+        for completion in extracted.completions if extracted else ():
             metrics.LLM_SECONDS.observe(completion.seconds)
             metrics.LLM_TOKENS.labels(kind="prompt").inc(completion.prompt_tokens)
             metrics.LLM_TOKENS.labels(kind="completion").inc(completion.completion_tokens)
@@ -86,6 +185,7 @@ class Parser:
                 metrics.CONFIDENCE.labels(field=field).observe(value)
             log.debug("parsed %s → %s", message.order_id, message.destination)
             return Topic.ORDERS_PARSED, message, message.order_id
+        self.reviews.remember(message)
         reason = message.category.value if message.category else ",".join(message.missing) or "-"
         metrics.ORDERS.labels(outcome=message.outcome.value, reason=reason).inc()
         log.info(
@@ -97,6 +197,10 @@ class Parser:
         return Topic.ORDERS_REJECTED, message, message.order_id
 
 
+async def _no_refresh(state: ReviewState) -> None:
+    return None
+
+
 def build_router(parser: Parser) -> KafkaRouter:
     """Subscribe the parser to submitted orders."""
     router = KafkaRouter()
@@ -106,5 +210,11 @@ def build_router(parser: Parser) -> KafkaRouter:
         parser.on_orders_submitted,
         group_id=parser.settings.group_id,
         batch_max=parser.settings.batch_max,
+    )
+    subscribe(
+        router,
+        Topic.ORDERS_REVIEWED,
+        parser.on_order_reviewed,
+        group_id=f"{parser.settings.group_id}-reviews",
     )
     return router

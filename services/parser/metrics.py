@@ -17,3 +17,11 @@ CONFIDENCE = Histogram(
     ["field"],
     buckets=(0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0),
 )
+JUDGE_SECONDS = Histogram(
+    "qm_parser_judge_seconds",
+    "Time the model's red-line judgement took per order.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60),
+)
+REVIEWS = Counter(
+    "qm_parser_reviews", "Signed safety reviews, by decision and outcome.", ["decision", "outcome"]
+)

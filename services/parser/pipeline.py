@@ -33,7 +33,7 @@ from services.parser.items import catalog
 from services.parser.judge import Judgement, judge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.places import gazetteer
-from services.parser.policy import screen
+from services.parser.policy import Screen, screen
 from services.parser.requests import split_requests
 from services.parser.safety import SafetyParams, decide
 
@@ -87,6 +87,20 @@ def understand(
         kind = Refused if verdict.outcome == "refused" else Held
         held = kind(verdict.category, verdict.reasons, flags, verdict.evidence, verdict.layer)
         return Understood(held, None, judgement)
+    return _read(text, pre, submitted_at, scenario, backend, policy, flags, judgement)
+
+
+def _read(
+    text: str,
+    pre: Screen,
+    submitted_at: datetime,
+    scenario: Scenario,
+    backend: LLMBackend | None,
+    policy: ModelPolicy,
+    flags: tuple[str, ...],
+    judgement: Judgement | None,
+) -> Understood:
+    """The fields of an order the red-line layers (or a person) let through."""
     several = _several(pre.clean_text, submitted_at, scenario, flags)
     if several is not None:
         return Understood(several, None, judgement)
@@ -100,6 +114,23 @@ def understand(
     extracted = extract(backend, pre.clean_text)
     outcome = interpret(text, submitted_at, scenario, extracted.extraction, pre)
     return Understood(outcome, extracted, judgement)
+
+
+def read_released(
+    text: str,
+    submitted_at: datetime,
+    scenario: Scenario,
+    backend: LLMBackend | None,
+    policy: ModelPolicy = "fallback",
+) -> Understood:
+    """Blocking: the fields of an order a person released from safety review.
+
+    The red-line layers are not asked again (a person decided); injection is still cut out,
+    and a rule refusal can never have been released (the rules' refusals are never held).
+    """
+    pre = screen(text)
+    flags = ("injection",) if pre.injection else ()
+    return _read(text, pre, submitted_at, scenario, backend, policy, flags, None)
 
 
 def _several(

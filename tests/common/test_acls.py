@@ -85,15 +85,20 @@ def test_each_topic_has_the_writers_and_readers_the_pipeline_needs() -> None:
     assert writers(Topic.ORDERS_REJECTED.value) == {PARSER}
     assert writers(Topic.PLANS_PROPOSED.value) == {PLANNER}
     assert readers(Topic.ORDERS_SUBMITTED.value) == {PARSER}
-    assert readers(Topic.ORDERS_PARSED.value) == {PLANNER}
+    # The parser reads its own outputs back when a signed safety review arrives.
+    assert readers(Topic.ORDERS_PARSED.value) == {PLANNER, PARSER}
     assert readers(Topic.PLANS_DECIDED.value) == {GATE, OPERATOR}
     assert readers(Topic.PLANS_RELEASED.value) == {GATE, OPERATOR}
+    # Only people (the operator principal) write safety reviews; the parser may only read them.
+    assert writers(Topic.ORDERS_REVIEWED.value) == {OPERATOR}
+    assert readers(Topic.ORDERS_REVIEWED.value) == {PARSER, OPERATOR}
 
 
 def test_every_consumed_topic_can_be_dead_lettered_by_its_consumer() -> None:
     consumers = {
         Topic.ORDERS_SUBMITTED: PARSER,
         Topic.ORDERS_PARSED: PLANNER,
+        Topic.ORDERS_REVIEWED: PARSER,
         Topic.PLANS_PROPOSED: GATE,
         Topic.PLANS_DECIDED: GATE,
         Topic.PLANS_RELEASED: GATE,

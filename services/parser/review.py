@@ -1,0 +1,124 @@
+"""Signed safety reviews of held orders, checked like plan decisions before anything moves.
+
+A held order goes nowhere until a person with a reviewing role signs a release or a refusal
+over the exact text they read. The check is pure: the trust store, the held orders, the
+reviews already applied and `now` are passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from schemas.orders import OrderRejected, OrderReviewed, RejectionOutcome
+from services.common.signing import TrustStore, verify_payload
+
+REVIEW_ROLES = frozenset({"reviewer", "approver"})
+
+
+class ReviewRefusal(StrEnum):
+    """Why a review was not applied; each is a reason code a person can read."""
+
+    UNTRUSTED_STORE = "untrusted_store"
+    UNSIGNED = "unsigned"
+    UNKNOWN_KEY = "unknown_key"
+    KEY_OPERATOR_MISMATCH = "key_operator_mismatch"
+    KEY_EXPIRED = "key_expired"
+    BAD_SIGNATURE = "bad_signature"
+    ROLE_NOT_PERMITTED = "role_not_permitted"
+    NOT_HELD = "not_held"
+    TEXT_MISMATCH = "text_mismatch"
+    DECIDED_IN_FUTURE = "decided_in_future"
+    EXPIRED = "expired"
+    TOO_LONG_LIVED = "too_long_lived"
+    ALREADY_DECIDED = "already_decided"
+
+
+@dataclass
+class ReviewState:
+    """Orders waiting for review, and the reviews already applied (order id -> review id)."""
+
+    held: dict[str, OrderRejected] = field(default_factory=dict)
+    decided: dict[str, str] = field(default_factory=dict)
+
+    def remember(self, rejected: OrderRejected) -> None:
+        """Track a held order; a later human refusal of it closes it."""
+        if rejected.outcome is RejectionOutcome.REVIEW:
+            self.held[rejected.order_id] = rejected
+        elif rejected.decided_by.startswith("human:"):
+            self.decided.setdefault(rejected.order_id, rejected.decided_by)
+
+
+def text_sha256(text: str) -> str:
+    """What a reviewer signs: the SHA-256 of the order text exactly as they read it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReviewCheck:
+    """Whether a review may be applied, and why not."""
+
+    refusal: ReviewRefusal | None
+    detail: str = ""
+
+
+OK = ReviewCheck(None)
+
+
+def _authenticate(review: OrderReviewed, trust: TrustStore, now: datetime) -> ReviewCheck:
+    if not review.signature:
+        return ReviewCheck(ReviewRefusal.UNSIGNED, "review carries no signature")
+    key = trust.keys.get(review.key_id)
+    if key is None:
+        return ReviewCheck(ReviewRefusal.UNKNOWN_KEY, f"key {review.key_id or '-'} not trusted")
+    if key.operator_id != review.operator_id:
+        return ReviewCheck(ReviewRefusal.KEY_OPERATOR_MISMATCH, f"key is {key.operator_id}'s")
+    if key.not_after is not None and key.not_after < now:
+        return ReviewCheck(ReviewRefusal.KEY_EXPIRED, f"key expired {key.not_after.isoformat()}")
+    if not verify_payload(review.signed_payload(), review.signature, key):
+        return ReviewCheck(ReviewRefusal.BAD_SIGNATURE, "signature does not verify")
+    if review.role not in key.roles or review.role not in REVIEW_ROLES:
+        return ReviewCheck(ReviewRefusal.ROLE_NOT_PERMITTED, f"role {review.role} may not review")
+    return OK
+
+
+def _timely(review: OrderReviewed, now: datetime, skew: timedelta, life: timedelta) -> ReviewCheck:
+    if review.decided_at > now + skew:
+        return ReviewCheck(ReviewRefusal.DECIDED_IN_FUTURE, review.decided_at.isoformat())
+    if review.expires_at <= now or review.expires_at <= review.decided_at:
+        return ReviewCheck(ReviewRefusal.EXPIRED, f"expired {review.expires_at.isoformat()}")
+    if review.expires_at - review.decided_at > life:
+        return ReviewCheck(ReviewRefusal.TOO_LONG_LIVED, f"lives longer than {life}")
+    return OK
+
+
+def check_review(
+    review: OrderReviewed,
+    state: ReviewState,
+    trust: TrustStore,
+    now: datetime,
+    skew: timedelta = timedelta(minutes=5),
+    life: timedelta = timedelta(hours=24),
+) -> ReviewCheck:
+    """Signature, key, role, timing, the held order and its exact text; applied once."""
+    checked = _authenticate(review, trust, now)
+    if checked.refusal is None:
+        checked = _timely(review, now, skew, life)
+    if checked.refusal is not None:
+        return checked
+    if review.order_id in state.decided:
+        return ReviewCheck(ReviewRefusal.ALREADY_DECIDED, state.decided[review.order_id])
+    held: OrderRejected | None = state.held.get(review.order_id)
+    if held is None:
+        return ReviewCheck(ReviewRefusal.NOT_HELD, f"{review.order_id} is not held for review")
+    if held.text is None or text_sha256(held.text) != review.text_sha256:
+        return ReviewCheck(ReviewRefusal.TEXT_MISMATCH, "signed text is not the held order's")
+    return OK
+
+
+def held_orders(state: ReviewState) -> Mapping[str, OrderRejected]:
+    """Orders still waiting for a person."""
+    return {k: v for k, v in state.held.items() if k not in state.decided}
