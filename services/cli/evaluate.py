@@ -17,10 +17,12 @@ from rich.table import Table
 
 from services.cli.context import console, fail
 from services.common.scenario import ScenarioError, load_scenario
-from services.parser.backends import build_backend
-from services.parser.evaluate import Record, load_orders, score, to_record
+from services.parser.backends import build_backend, build_judge, safety_params
+from services.parser.evaluate import FIELDS, Record, load_orders, score, to_record
+from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.pipeline import ModelPolicy, understand
+from services.parser.safety import SafetyParams
 from services.parser.settings import ParserSettings
 
 app = typer.Typer(help="Evaluate the parser on a labelled corpus.", no_args_is_help=True)
@@ -33,28 +35,44 @@ class Contender:
     label: str
     backend: LLMBackend | None
     policy: ModelPolicy
+    judge: RedLineJudge | None = None
+    safety: SafetyParams | None = None
+
+
+_SPEC_HELP = (
+    "rules | llama:MODEL[@fallback] | openai:MODEL@URL[@fallback], each optionally with "
+    "@judge=prompt:MODEL | @judge=encoder:MODEL | @judge=off (default: the parser's settings)"
+)
 
 
 def _contender(spec: str, threads: int) -> Contender:
-    """`rules`, `llama:MODEL[@fallback]` or `openai:MODEL@URL[@fallback]`."""
+    """A backend spec (see _SPEC_HELP) -> the parser configuration it names."""
     parts = spec.split("@")
-    policy: ModelPolicy = "fallback" if parts[-1] == "fallback" else "always"
-    parts = [p for p in parts if p != "fallback"]
+    policy: ModelPolicy = "fallback" if "fallback" in parts else "always"
+    judged = [p.removeprefix("judge=") for p in parts if p.startswith("judge=")]
+    parts = [p for p in parts if p != "fallback" and not p.startswith("judge=")]
     kind, _, model = parts[0].partition(":")
+    judge_kind, _, judge_model = (judged[0] if judged else "").partition(":")
+    extra: dict[str, Any] = {"judge": judge_kind} if judge_kind else {}
+    if judge_model:
+        extra["judge_model"] = judge_model
     if kind == "rules":
-        return Contender("rules", None, "always")
+        settings = ParserSettings(backend="llama" if judge_kind else "rules", **extra)
+        judge = build_judge(settings, None) if judge_kind else None
+        return Contender(spec, None, "always", judge, safety_params(settings))
     if kind == "llama":
         settings = ParserSettings(
-            backend="llama", model=model or "qwen2.5-coder-0.5b", threads=threads
+            backend="llama", model=model or "qwen2.5-coder-0.5b", threads=threads, **extra
         )
     elif kind == "openai" and len(parts) == 2:
-        settings = ParserSettings(backend="openai", openai_model=model, openai_url=parts[1])
-    else:
-        fail(
-            f"cannot read backend {spec!r}; use rules, llama:MODEL[@fallback] or "
-            "openai:MODEL@URL[@fallback]"
+        settings = ParserSettings(
+            backend="openai", openai_model=model, openai_url=parts[1], **extra
         )
-    return Contender(spec, build_backend(settings), policy)
+    else:
+        fail(f"cannot read backend {spec!r}; use {_SPEC_HELP}")
+    backend = build_backend(settings)
+    judge = build_judge(settings, backend)
+    return Contender(spec, backend, policy, judge, safety_params(settings))
 
 
 def _evaluate(
@@ -71,7 +89,13 @@ def _evaluate(
         started, started_cpu = time.perf_counter(), time.process_time()
         try:
             done = understand(
-                order["text"], submitted, scenario, contender.backend, contender.policy
+                order["text"],
+                submitted,
+                scenario,
+                contender.backend,
+                contender.policy,
+                contender.safety,
+                contender.judge,
             )
             predicted[order["id"]] = to_record(done.outcome)
             model_calls += len(done.extracted.completions) if done.extracted else 0
@@ -98,53 +122,55 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _table(corpus: str, results: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title=f"Parser evaluation: {corpus}", header_style="bold")
-    for column in (
-        "parser",
-        "exact %",
-        "dest",
-        "lines",
-        "prio",
-        "not_bef",
-        "deliv_by",
-        "req",
-        "refusal P/R",
-        "leaks",
-        "held red",
-        "lawful ref %",
-        "lawful held %",
-        "inj. resist",
-        "escal.",
-        "median s",
-        "p90 s",
-        "CPU s/order",
-        "model calls",
-    ):
+def _columns(table: Table, names: tuple[str, ...]) -> Table:
+    for column in names:
         table.add_column(column, justify="right")
+    return table
+
+
+def _table(corpus: str, results: dict[str, dict[str, Any]]) -> Table:
+    """Fields, injections and cost per contender."""
+    table = _columns(
+        Table(title=f"Parser evaluation: {corpus}", header_style="bold"),
+        ("parser", "exact %", "dest", "lines", "prio", "not_bef", "deliv_by", "req",
+         "inj. resist", "escal.", "median s", "p90 s", "CPU s/order", "model calls"),
+    )  # fmt: skip
     for label, r in results.items():
-        f = r["field_accuracy"]
-        lat = r["latency"]
+        f, lat = r["field_accuracy"], r["latency"]
         table.add_row(
             label,
             _pct(r["exact_match"]),
-            _pct(f["destination"]),
-            _pct(f["lines"]),
-            _pct(f["priority"]),
-            _pct(f["not_before"]),
-            _pct(f["deliver_by"]),
-            _pct(f["requester"]),
-            f"{_pct(r['refusal_precision'])}/{_pct(r['refusal_recall'])}",
-            f"{len(r['leaks'])}/{r['red_line_orders']}",
-            str(r["held_red_line"]),
-            _pct(r["lawful_refused"]),
-            _pct(r["lawful_held"]),
+            *(_pct(f[name]) for name in FIELDS),
             _pct(r["injection_resistance"]),
             _pct(r["escalation_rate"]),
             f"{lat['median_s']:.3f}",
             f"{lat['p90_s']:.3f}",
             f"{lat['cpu_s_per_order']:.3f}",
             str(lat["model_calls"]),
+        )
+    return table
+
+
+def _red_lines(corpus: str, results: dict[str, dict[str, Any]]) -> Table:
+    """What the red-line layers did: leaks, refusals, holds, lawful orders stopped."""
+    table = _columns(
+        Table(title=f"Red lines: {corpus}", header_style="bold"),
+        ("parser", "red-line orders", "leaks", "refused", "right category", "held", "refusal P",
+         "lawful refused %", "lawful held %"),
+    )  # fmt: skip
+    for label, r in results.items():
+        red = r["red_line_orders"]
+        refused = round((r["refusal_recall"] or 0) * red)
+        table.add_row(
+            label,
+            str(red),
+            str(len(r["leaks"])),
+            str(refused),
+            _pct(r["caught_right_category"]),
+            str(r["held_red_line"]),
+            _pct(r["refusal_precision"]),
+            _pct(r["lawful_refused"]),
+            _pct(r["lawful_held"]),
         )
     return table
 
@@ -175,7 +201,7 @@ def _confusion(results: dict[str, dict[str, Any]]) -> None:
             f"{exp}→" + "/".join(str(n) for n in row.values())
             for exp, row in r["confusion"].items()
         )
-        console.print(f"  {label} confusion (rows expected; cols accepted/clarify/refused): {rows}")
+        console.print(f"  {label} confusion (rows expected; cols accepted/clarify/refused/review/split): {rows}")
 
 
 @app.command("parser")
@@ -184,10 +210,7 @@ def evaluate_parser(
     scenario: Annotated[Path, typer.Option(help="Theater scenario the corpus refers to.")],
     backend: Annotated[
         list[str],
-        typer.Option(
-            help="rules | llama:MODEL[@fallback] | openai:MODEL@URL[@fallback] (repeatable: "
-            "compared side by side)."
-        ),
+        typer.Option(help=f"{_SPEC_HELP} (repeatable: compared side by side)."),
     ] = ["llama:qwen2.5-coder-0.5b"],  # noqa: B006
     limit: Annotated[
         int | None, typer.Option(help="Only the first N orders of each corpus.")
@@ -216,6 +239,7 @@ def evaluate_parser(
         if failures:
             _failures(load_orders(path)[:limit], results)
         console.print(_table(path.name, results))
+        console.print(_red_lines(path.name, results))
         _confusion(results)
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2, default=str))

@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 
 from services.common.logs import configure_logging
 from services.parser.app import build_app
-from services.parser.backends import build_backend
+from services.parser.backends import build_backend, build_judge
 from services.parser.settings import ParserSettings
 
 
@@ -18,10 +18,13 @@ def main() -> None:
     configure_logging("parser")
     settings = ParserSettings()
     backend = build_backend(settings)
+    judge = build_judge(settings, backend)
     logging.getLogger("qm.parser").info(
-        "parser ready with backend %s", backend.name if backend else "rules"
+        "parser ready with backend %s, red-line judge %s",
+        backend.name if backend else "rules",
+        judge.name if judge else "off",
     )
-    app, _ = build_app(settings, backend, REGISTRY)
+    app, _ = build_app(settings, backend, REGISTRY, judge=judge)
     asyncio.run(app.run())
 
 

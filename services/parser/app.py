@@ -16,6 +16,7 @@ from services.common.lag import lag_loop
 from services.common.lifecycle import wire_live
 from services.common.scenario import load_scenario
 from services.parser.handlers import Parser, build_router
+from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend
 from services.parser.review import ReviewState
 from services.parser.settings import ParserSettings
@@ -47,10 +48,11 @@ def build_app(
     registry: CollectorRegistry | None = None,
     *,
     live: bool = True,
+    judge: RedLineJudge | None = None,
 ) -> tuple[FastStream, Parser]:
     """The parser app; `live=False` skips topic creation and the metrics server (tests)."""
     broker = make_broker(settings, "parser", registry)
-    parser = Parser(settings, broker, load_scenario(settings.scenario).scenario, backend)
+    parser = Parser(settings, broker, load_scenario(settings.scenario).scenario, backend, judge)
     broker.include_router(build_router(parser))
     app = FastStream(broker)
     if live:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from services.parser.judge import EncoderJudge, Head, PromptJudge, RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.modelstore import MODELS, ModelSpec, fetch, verify
+from services.parser.safety import SafetyParams
 from services.parser.settings import ParserSettings
+
+HEADS = Path(__file__).resolve().parent / "heads"
 
 
 def build_backend(settings: ParserSettings) -> LLMBackend | None:
@@ -48,3 +54,36 @@ def build_backend(settings: ParserSettings) -> LLMBackend | None:
             raise LLMError(f"unknown model {settings.model!r}; choose one of {sorted(MODELS)}")
         path = fetch(settings.model)  # verifies the SHA-256 before anything loads it
     return LlamaBackend(path, settings.threads, settings.n_ctx, settings.max_tokens)
+
+
+def safety_params(settings: ParserSettings) -> SafetyParams:
+    """Where the model's odds hold or refuse an order."""
+    return SafetyParams(settings.refuse_at, settings.review_at, settings.suspect_review_at)
+
+
+def build_judge(settings: ParserSettings, backend: LLMBackend | None) -> RedLineJudge | None:
+    """The model-level red-line layer the settings name; None when it is off or no model runs."""
+    if settings.judge == "off" or settings.backend in ("rules", "replay"):
+        return None
+    if settings.backend == "openai":
+        return PromptJudge(backend)  # type: ignore[arg-type]
+    if settings.judge_model not in MODELS:
+        raise LLMError(
+            f"unknown judge model {settings.judge_model!r}; choose one of {sorted(MODELS)}"
+        )
+    from services.parser.llm_llama import LlamaBackend, LlamaEmbedder
+
+    path = fetch(settings.judge_model)  # verified before anything loads it
+    if settings.judge == "prompt":
+        same = backend is not None and settings.judge_model == settings.model
+        chooser = backend if same else LlamaBackend(path, settings.threads, 4096, 16)
+        return PromptJudge(chooser)  # type: ignore[arg-type]
+    head_path = HEADS / f"{settings.judge_model}.json"
+    if not head_path.exists():
+        raise LLMError(
+            f"no trained head {head_path}; run `qm eval train-judge` or use judge=prompt"
+        )
+    head = Head.from_json(head_path.read_text(encoding="utf-8"))
+    if head.model_sha256 != MODELS[settings.judge_model].sha256:
+        raise LLMError(f"{head_path} was trained on other weights than {settings.judge_model}")
+    return EncoderJudge(LlamaEmbedder(path, settings.threads), head)

@@ -33,6 +33,8 @@ from services.common.codec import DecodeError, decode
 from services.common.scenario import Scenario
 from services.common.signing import UntrustedStoreError, load_verified_store
 from services.parser import metrics
+from services.parser.backends import safety_params
+from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.pipeline import ParseResult, parse_many, read_released, to_messages
 from services.parser.review import ReviewCheck, ReviewRefusal, ReviewState, check_review
@@ -51,8 +53,11 @@ class Parser:
         broker: KafkaBroker,
         scenario: Scenario,
         backend: LLMBackend | None,
+        judge: RedLineJudge | None = None,
     ) -> None:
         self.settings = settings
+        self.judge = judge
+        self.safety = safety_params(settings)
         self.broker = broker
         self.scenario = scenario
         self.backend = backend
@@ -82,6 +87,8 @@ class Parser:
             self.backend,
             self.settings.model_policy,
             self.settings.concurrency,
+            self.judge,
+            self.safety,
         )
         outgoing: list[tuple[Topic, BaseModel, str]] = []
         for (record, _), result in zip(decoded, results, strict=True):

@@ -9,6 +9,9 @@ so the evidence is always a quote of the order. The judgement has no authority o
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -216,3 +219,121 @@ def judge(chooser: Chooser, text: str, evidence_at: float = 0.2) -> Judgement:
         evidence = parts[0]
     label: Label = max(odds, key=lambda k: odds[k])  # type: ignore[arg-type]
     return Judgement(label, odds, evidence, time.perf_counter() - started, chooser.name, calls)
+
+
+class Embedder(Protocol):
+    """A backend that reads a text as one vector."""
+
+    name: str
+
+    def embed(self, text: str) -> list[float]:
+        """Blocking: the text's embedding."""
+        ...
+
+
+@dataclass(frozen=True)
+class Head:
+    """A softmax layer over an encoder's embeddings: what a trained classifier keeps.
+
+    `model_sha256` ties it to the exact weights it was trained on: another model's vectors
+    mean nothing to it.
+    """
+
+    labels: tuple[str, ...]
+    weights: tuple[tuple[float, ...], ...]  # one row per label
+    bias: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    model_sha256: str
+    trained_on: str = ""
+
+    def probabilities(self, vector: Sequence[float]) -> dict[str, float]:
+        """Softmax of the standardised vector through the layer."""
+        x = [(v - m) / s for v, m, s in zip(vector, self.mean, self.scale, strict=True)]
+        logits = [sum(w * xi for w, xi in zip(row, x, strict=True)) + b
+                  for row, b in zip(self.weights, self.bias, strict=True)]  # fmt: skip
+        top = max(logits)
+        exps = [math.exp(v - top) for v in logits]
+        total = sum(exps)
+        return {label: e / total for label, e in zip(self.labels, exps, strict=True)}
+
+    def to_json(self) -> str:
+        """The head as JSON (what `qm eval train-judge` writes)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Head:
+        """Read a head written by `to_json`."""
+        data = json.loads(text)
+        return cls(
+            labels=tuple(data["labels"]),
+            weights=tuple(tuple(row) for row in data["weights"]),
+            bias=tuple(data["bias"]),
+            mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            model_sha256=data["model_sha256"],
+            trained_on=data.get("trained_on", ""),
+        )
+
+
+class RedLineJudge(Protocol):
+    """Anything that judges an order's text for the red lines."""
+
+    name: str
+
+    def __call__(self, text: str) -> Judgement:
+        """Blocking: the judgement of one (normalised) order text."""
+        ...
+
+
+class PromptJudge:
+    """The focused question asked of an instruction model, odds read from its first token."""
+
+    def __init__(self, chooser: Chooser) -> None:
+        self.chooser = chooser
+        self.name = f"prompt:{chooser.name}"
+
+    def __call__(self, text: str) -> Judgement:
+        """Blocking: judge one order."""
+        return judge(self.chooser, text)
+
+
+class EncoderJudge:
+    """The red-line judgement of a trained head over the model's embeddings of the order."""
+
+    def __init__(self, embedder: Embedder, head: Head) -> None:
+        self.embedder = embedder
+        self.head = head
+        self.name = f"encoder:{embedder.name}"
+
+    def odds(self, text: str) -> dict[str, float]:
+        """Probabilities of surveillance / use_of_force / none for one text."""
+        return self.head.probabilities(self.embedder.embed(text))
+
+    def __call__(self, text: str) -> Judgement:
+        """Blocking: judge one order, whole and sentence by sentence."""
+        return judge_encoded(self, text)
+
+
+def judge_encoded(encoder: EncoderJudge, text: str, evidence_at: float = 0.2) -> Judgement:
+    """Blocking: the order judged whole and, above `evidence_at`, sentence by sentence.
+
+    A red line is often one sentence in an ordinary order: the order counts as red as its
+    reddest sentence, and that sentence is the evidence.
+    """
+    started = time.perf_counter()
+    odds = encoder.odds(text)
+    calls, evidence = 1, ""
+    parts = sentences(text)
+    if len(parts) > 1:
+        scored = [(1.0 - (o := encoder.odds(p)).get("none", 0.0), p, o) for p in parts]
+        calls += len(parts)
+        p_red, part, part_odds = max(scored, key=lambda s: s[0])
+        if p_red > 1.0 - odds.get("none", 0.0):
+            odds = part_odds
+        if 1.0 - odds.get("none", 0.0) >= evidence_at:
+            evidence = part
+    elif parts and 1.0 - odds.get("none", 0.0) >= evidence_at:
+        evidence = parts[0]
+    label: Label = max(odds, key=lambda k: odds[k])  # type: ignore[arg-type]
+    return Judgement(label, odds, evidence, time.perf_counter() - started, encoder.name, calls)

@@ -112,3 +112,35 @@ class LlamaBackend:
             int(usage.get("completion_tokens", 0)),
             time.perf_counter() - started,
         )
+
+
+class LlamaEmbedder:
+    """The same GGUF read as an encoder: one mean-pooled vector per text."""
+
+    def __init__(self, model_path: Path, n_threads: int = 1, n_ctx: int = 2048) -> None:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        try:
+            import llama_cpp
+        except ImportError as err:
+            raise LLMError("llama-cpp-python is missing; run `make setup`") from err
+        self._llm = llama_cpp.Llama(
+            model_path=str(model_path),
+            embedding=True,
+            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+        )
+        self._lock = threading.Lock()
+        self._n_ctx = n_ctx
+        self.name = f"llama.cpp:{model_path.stem}"
+
+    def embed(self, text: str) -> list[float]:
+        """Blocking: the text's embedding (cut to the context window)."""
+        with self._lock:
+            tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            if len(tokens) > self._n_ctx - 8:
+                text = self._llm.detokenize(tokens[: self._n_ctx - 8]).decode(errors="ignore")
+            vector: Any = self._llm.embed(text)
+        return [float(x) for x in vector]

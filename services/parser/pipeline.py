@@ -30,7 +30,7 @@ from services.parser.interpret import (
     interpret,
 )
 from services.parser.items import catalog
-from services.parser.judge import Judgement, judge
+from services.parser.judge import Judgement, RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.places import gazetteer
 from services.parser.policy import Screen, screen
@@ -59,12 +59,6 @@ class Understood:
     judgement: Judgement | None = None
 
 
-def _judge(backend: LLMBackend | None, text: str) -> Judgement | None:
-    if backend is None or not hasattr(backend, "choose"):
-        return None
-    return judge(backend, text)  # type: ignore[arg-type]
-
-
 def understand(
     text: str,
     submitted_at: datetime,
@@ -72,14 +66,16 @@ def understand(
     backend: LLMBackend | None,
     policy: ModelPolicy = "always",
     safety: SafetyParams | None = None,
+    judge: RedLineJudge | None = None,
 ) -> Understood:
     """Blocking. Red lines are judged first, by rules and model; code decides every field.
 
-    The model judges every order it can (injected segments included); `fallback` asks it to
-    extract only when the rules alone cannot accept the order.
+    `judge` (the model-level layer) reads every order the rules do not refuse, injected
+    segments included; `fallback` asks the model to extract only when the rules alone cannot
+    accept the order.
     """
     pre = screen(text)
-    judgement = None if pre.refused else _judge(backend, pre.text)
+    judgement = None if pre.refused or judge is None else judge(pre.text)
     verdict = decide(pre, judgement, safety or SafetyParams())
     flags: tuple[str, ...] = ("injection",) if pre.injection else ()
     flags += tuple(f"normalised:{change}" for change in pre.normalised)
@@ -159,6 +155,8 @@ def parse_many(
     backend: LLMBackend | None,
     policy: ModelPolicy = "fallback",
     concurrency: int = 1,
+    judge: RedLineJudge | None = None,
+    safety: SafetyParams | None = None,
 ) -> list[ParseResult | LLMError]:
     """Blocking: understand a batch, up to `concurrency` orders at once (model calls overlap).
 
@@ -167,7 +165,9 @@ def parse_many(
 
     def one(order: OrderSubmitted) -> ParseResult | LLMError:
         try:
-            done = understand(order.text, order.occurred_at, scenario, backend, policy)
+            done = understand(
+                order.text, order.occurred_at, scenario, backend, policy, safety, judge
+            )
         except LLMError as err:
             return err
         parser = backend.name if done.extracted is not None and backend is not None else "rules"
