@@ -16,9 +16,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.cli.context import console, fail
+from services.cli.train_judge import train_judge
 from services.common.scenario import ScenarioError, load_scenario
 from services.parser.backends import build_backend, build_judge, safety_params
-from services.parser.evaluate import FIELDS, Record, load_orders, score, to_record
+from services.parser.evaluate import FIELDS, OUTCOMES, Record, load_orders, score, to_record
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.pipeline import ModelPolicy, understand
@@ -201,7 +202,8 @@ def _confusion(results: dict[str, dict[str, Any]]) -> None:
             f"{exp}→" + "/".join(str(n) for n in row.values())
             for exp, row in r["confusion"].items()
         )
-        console.print(f"  {label} confusion (rows expected; cols accepted/clarify/refused/review/split): {rows}")
+        cols = "/".join(OUTCOMES)
+        console.print(f"  {label} confusion (rows expected; cols {cols}): {rows}")
 
 
 @app.command("parser")
@@ -244,3 +246,6 @@ def evaluate_parser(
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2, default=str))
         console.print(f"report written to {json_out}")
+
+
+app.command("train-judge")(train_judge)
