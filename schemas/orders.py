@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
+import hashlib
 from datetime import UTC
 from typing import Any
 
@@ -158,3 +159,8 @@ class OrderReviewed(Envelope):
             "expires_at": self.expires_at.astimezone(UTC).isoformat(),
             "key_id": self.key_id,
         }
+
+
+def text_sha256(text: str) -> str:
+    """What a safety reviewer signs for: the SHA-256 of the order text exactly as they read it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli import acl, audit, bench, dlq, evaluate, keys, orders, plans
+from services.cli import acl, audit, bench, dlq, evaluate, keys, orders, plans, reviews
 from services.cli.chaos import chaos
 from services.cli.context import console, fail, run, settings
 from services.cli.status import status
@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(orders.app, name="order")
+app.add_typer(reviews.app, name="orders")
 app.add_typer(plans.app, name="plans")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

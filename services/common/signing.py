@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.envelope import canonical_json
+from schemas.orders import OrderReviewed
 from schemas.plans import Approval, PlanDecided, PlanReleased
 
 
@@ -142,6 +143,13 @@ def decode_public(b64: str) -> Ed25519PublicKey:
 def sign_decision(decision: PlanDecided, key: Ed25519PrivateKey) -> PlanDecided:
     """Return the decision with key id and signature over its canonical signed payload."""
     stamped = decision.model_copy(update={"key_id": key_id_of(key.public_key())})
+    signature = key.sign(canonical_json(stamped.signed_payload()))
+    return stamped.model_copy(update={"signature": base64.b64encode(signature).decode()})
+
+
+def sign_review(review: OrderReviewed, key: Ed25519PrivateKey) -> OrderReviewed:
+    """Return the safety review with key id and signature over its canonical signed payload."""
+    stamped = review.model_copy(update={"key_id": key_id_of(key.public_key())})
     signature = key.sign(canonical_json(stamped.signed_payload()))
     return stamped.model_copy(update={"signature": base64.b64encode(signature).decode()})
 

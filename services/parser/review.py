@@ -7,13 +7,12 @@ reviews already applied and `now` are passed in.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from schemas.orders import OrderRejected, OrderReviewed, RejectionOutcome
+from schemas.orders import OrderRejected, OrderReviewed, RejectionOutcome, text_sha256
 from services.common.signing import TrustStore, verify_payload
 
 REVIEW_ROLES = frozenset({"reviewer", "approver"})
@@ -50,11 +49,6 @@ class ReviewState:
             self.held[rejected.order_id] = rejected
         elif rejected.decided_by.startswith("human:"):
             self.decided.setdefault(rejected.order_id, rejected.decided_by)
-
-
-def text_sha256(text: str) -> str:
-    """What a reviewer signs: the SHA-256 of the order text exactly as they read it."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
