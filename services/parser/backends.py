@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.parser.judge import EncoderJudge, Head, PromptJudge, RedLineJudge
+from services.parser.judge import Bars, BothJudges, EncoderJudge, Head, PromptJudge, RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.modelstore import MODELS, ModelSpec, fetch, verify
 from services.parser.safety import SafetyParams
@@ -58,32 +58,45 @@ def build_backend(settings: ParserSettings) -> LLMBackend | None:
 
 def safety_params(settings: ParserSettings) -> SafetyParams:
     """Where the model's odds hold or refuse an order."""
-    return SafetyParams(settings.refuse_at, settings.review_at, settings.suspect_review_at)
+    return SafetyParams(settings.suspect_review_at)
 
 
 def build_judge(settings: ParserSettings, backend: LLMBackend | None) -> RedLineJudge | None:
     """The model-level red-line layer the settings name; None when it is off or no model runs."""
     if settings.judge == "off" or settings.backend in ("rules", "replay"):
         return None
+    prompt_bars = Bars(settings.refuse_at, settings.review_at)
     if settings.backend == "openai":
-        return PromptJudge(backend)  # type: ignore[arg-type]
-    if settings.judge_model not in MODELS:
-        raise LLMError(
-            f"unknown judge model {settings.judge_model!r}; choose one of {sorted(MODELS)}"
-        )
-    from services.parser.llm_llama import LlamaBackend, LlamaEmbedder
+        return PromptJudge(backend, prompt_bars)  # type: ignore[arg-type]
+    if settings.judge in ("encoder", "both"):
+        encoder = _encoder(settings)
+        if settings.judge == "encoder":
+            return encoder
+        return BothJudges(encoder, _prompt(settings, backend, prompt_bars))
+    return _prompt(settings, backend, prompt_bars)
 
-    path = fetch(settings.judge_model)  # verified before anything loads it
-    if settings.judge == "prompt":
-        same = backend is not None and settings.judge_model == settings.model
-        chooser = backend if same else LlamaBackend(path, settings.threads, 4096, 16)
-        return PromptJudge(chooser)  # type: ignore[arg-type]
-    head_path = HEADS / f"{settings.judge_model}.json"
-    if not head_path.exists():
-        raise LLMError(
-            f"no trained head {head_path}; run `qm eval train-judge` or use judge=prompt"
-        )
+
+def _prompt(settings: ParserSettings, backend: LLMBackend | None, bars: Bars) -> PromptJudge:
+    from services.parser.llm_llama import LlamaBackend
+
+    if settings.judge_model not in MODELS:
+        raise LLMError(f"unknown judge model {settings.judge_model!r}; one of {sorted(MODELS)}")
+    same = backend is not None and settings.judge_model == settings.model
+    chooser = (
+        backend if same else LlamaBackend(fetch(settings.judge_model), settings.threads, 4096, 16)
+    )
+    return PromptJudge(chooser, bars)  # type: ignore[arg-type]
+
+
+def _encoder(settings: ParserSettings) -> EncoderJudge:
+    from services.parser.llm_llama import LlamaEmbedder
+
+    name = settings.encoder_model
+    head_path = HEADS / f"{name}.json"
+    if name not in MODELS or not head_path.exists():
+        raise LLMError(f"no trained head {head_path}; run `qm eval train-judge --model {name}`")
     head = Head.from_json(head_path.read_text(encoding="utf-8"))
-    if head.model_sha256 != MODELS[settings.judge_model].sha256:
-        raise LLMError(f"{head_path} was trained on other weights than {settings.judge_model}")
-    return EncoderJudge(LlamaEmbedder(path, settings.threads), head)
+    if head.model_sha256 != MODELS[name].sha256:
+        raise LLMError(f"{head_path} was trained on other weights than {name}")
+    bars = Bars(settings.encoder_refuse_at, settings.encoder_review_at)
+    return EncoderJudge(LlamaEmbedder(fetch(name), settings.threads), head, bars)

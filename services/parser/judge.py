@@ -168,6 +168,25 @@ class Chooser(Protocol):
         ...
 
 
+Leaning = Literal["refuse", "review", "clear"]
+
+
+@dataclass(frozen=True)
+class Bars:
+    """A judge's own odds of a red line at which it would refuse, or want a person to look.
+
+    Each judge is calibrated differently (a trained head is surer than a prompted model), so
+    each carries its bars; they are chosen on the tuning half of the project's corpus.
+    """
+
+    refuse: float = 0.9
+    review: float = 0.6
+
+    def lean(self, p_red: float) -> Leaning:
+        """What these odds call for."""
+        return "refuse" if p_red >= self.refuse else "review" if p_red >= self.review else "clear"
+
+
 @dataclass(frozen=True)
 class Judgement:
     """What the model judged: its leaning, how sure, and the sentence that shows it."""
@@ -178,6 +197,7 @@ class Judgement:
     seconds: float
     model: str
     calls: int
+    leaning: Leaning = "clear"
 
     @property
     def p_red(self) -> float:
@@ -289,21 +309,24 @@ class RedLineJudge(Protocol):
 class PromptJudge:
     """The focused question asked of an instruction model, odds read from its first token."""
 
-    def __init__(self, chooser: Chooser) -> None:
+    def __init__(self, chooser: Chooser, bars: Bars | None = None) -> None:
         self.chooser = chooser
+        self.bars = bars or Bars()
         self.name = f"prompt:{chooser.name}"
 
     def __call__(self, text: str) -> Judgement:
         """Blocking: judge one order."""
-        return judge(self.chooser, text)
+        found = judge(self.chooser, text)
+        return dataclasses.replace(found, leaning=self.bars.lean(found.p_red))
 
 
 class EncoderJudge:
     """The red-line judgement of a trained head over the model's embeddings of the order."""
 
-    def __init__(self, embedder: Embedder, head: Head) -> None:
+    def __init__(self, embedder: Embedder, head: Head, bars: Bars | None = None) -> None:
         self.embedder = embedder
         self.head = head
+        self.bars = bars or Bars(0.9, 0.9)
         self.name = f"encoder:{embedder.name}"
 
     def odds(self, text: str) -> dict[str, float]:
@@ -311,29 +334,60 @@ class EncoderJudge:
         return self.head.probabilities(self.embedder.embed(text))
 
     def __call__(self, text: str) -> Judgement:
-        """Blocking: judge one order, whole and sentence by sentence."""
-        return judge_encoded(self, text)
+        """Blocking: judge one order as a whole; its reddest sentence is the evidence."""
+        found = judge_encoded(self, text)
+        return dataclasses.replace(found, leaning=self.bars.lean(found.p_red))
 
 
-def judge_encoded(encoder: EncoderJudge, text: str, evidence_at: float = 0.2) -> Judgement:
-    """Blocking: the order judged whole and, above `evidence_at`, sentence by sentence.
+class BothJudges:
+    """Two judges that fail differently: refuse only when both would, hold when either would.
 
-    A red line is often one sentence in an ordinary order: the order counts as red as its
-    reddest sentence, and that sentence is the evidence.
+    Measured on the tuning half (README, Red lines): a trained head over the small model's
+    embeddings ranks red-line orders better than the prompted larger model, the two together
+    better than either, and their agreement is what a refusal needs.
+    """
+
+    def __init__(self, first: RedLineJudge, second: RedLineJudge) -> None:
+        self.judges = (first, second)
+        self.name = f"{first.name}+{second.name}"
+
+    def __call__(self, text: str) -> Judgement:
+        """Blocking: both judgements, combined."""
+        found = [j(text) for j in self.judges]
+        leanings = {f.leaning for f in found}
+        leaning: Leaning = (
+            "refuse" if leanings == {"refuse"} else "clear" if leanings == {"clear"} else "review"
+        )
+        odds: dict[str, float] = {
+            k: sum(f.probabilities.get(k, 0.0) for f in found) / len(found)
+            for k in ANSWERS.values()
+        }
+        label: Label = max(ANSWERS.values(), key=lambda k: odds[k])
+        evidence = next((f.evidence for f in found if f.evidence), "")
+        return Judgement(
+            label,
+            odds,
+            evidence,
+            sum(f.seconds for f in found),
+            self.name,
+            sum(f.calls for f in found),
+            leaning,
+        )
+
+
+def judge_encoded(encoder: EncoderJudge, text: str, evidence_at: float = 0.5) -> Judgement:
+    """Blocking: the order judged whole; above `evidence_at` its reddest sentence is quoted.
+
+    Measured: judging the whole order ranks red-line orders better than taking its reddest
+    sentence (ordinary sentences alone read as alarming more often than whole orders do).
     """
     started = time.perf_counter()
     odds = encoder.odds(text)
     calls, evidence = 1, ""
     parts = sentences(text)
-    if len(parts) > 1:
-        scored = [(1.0 - (o := encoder.odds(p)).get("none", 0.0), p, o) for p in parts]
+    if 1.0 - odds.get("none", 0.0) >= evidence_at and parts:
+        scored = [(1.0 - encoder.odds(p).get("none", 0.0), p) for p in parts]
         calls += len(parts)
-        p_red, part, part_odds = max(scored, key=lambda s: s[0])
-        if p_red > 1.0 - odds.get("none", 0.0):
-            odds = part_odds
-        if 1.0 - odds.get("none", 0.0) >= evidence_at:
-            evidence = part
-    elif parts and 1.0 - odds.get("none", 0.0) >= evidence_at:
-        evidence = parts[0]
+        evidence = max(scored)[1]
     label: Label = max(odds, key=lambda k: odds[k])  # type: ignore[arg-type]
     return Judgement(label, odds, evidence, time.perf_counter() - started, encoder.name, calls)

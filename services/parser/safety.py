@@ -16,15 +16,9 @@ from services.parser.policy import Category, Screen
 
 @dataclass(frozen=True)
 class SafetyParams:
-    """Where the model's odds of a red line turn into a hold or a refusal.
+    """How a rule's suspicion (a red-line word in a reported event) is settled by the model."""
 
-    Chosen on the tuning half of the project's own corpus (README, "Red lines"); the held-out
-    half and the dev files report what they give elsewhere.
-    """
-
-    refuse_at: float = 0.9
-    review_at: float = 0.6
-    # A rule that fired on a reported event is a suspicion: a lower bar sends it to a person.
+    # A rule that fired on a reported event: the model's odds above this send it to a person.
     suspect_review_at: float = 0.3
 
 
@@ -49,7 +43,7 @@ def _model_reason(judgement: Judgement) -> str:
 def decide(screened: Screen, judgement: Judgement | None, params: SafetyParams) -> Verdict:
     """Combine the rules' screen and the model's judgement into one verdict."""
     if screened.refused is not None:
-        agrees = judgement is not None and judgement.p_red >= params.review_at
+        agrees = judgement is not None and judgement.leaning != "clear"
         return Verdict(
             "refused",
             screened.refused,
@@ -64,12 +58,11 @@ def decide(screened: Screen, judgement: Judgement | None, params: SafetyParams) 
         return Verdict(
             "review", screened.suspected, "rules", screened.suspect_evidence, ("rules:suspected",)
         )
-    p_red = judgement.p_red
     quoted = (judgement.evidence,) if judgement.evidence else ()
-    if p_red >= params.refuse_at and quoted:
+    if judgement.leaning == "refuse" and quoted:
         return Verdict("refused", judgement.red_label, "model", quoted, (_model_reason(judgement),))
-    bar = params.suspect_review_at if screened.suspected else params.review_at
-    if p_red >= bar:
+    suspected = screened.suspected is not None and judgement.p_red >= params.suspect_review_at
+    if judgement.leaning != "clear" or suspected:
         category = screened.suspected or judgement.red_label
         evidence = tuple(dict.fromkeys(screened.suspect_evidence + quoted))
         layer = "rules+model" if screened.suspected else "model"

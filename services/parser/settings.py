@@ -31,18 +31,24 @@ class ParserSettings(CommonSettings):
         default="fallback",
         description="always: the model reads every order; fallback: only what rules cannot accept",
     )
-    judge: Literal["prompt", "encoder", "off"] = Field(
-        default="prompt",
+    judge: Literal["both", "prompt", "encoder", "off"] = Field(
+        default="both",
         description="the model-level red-line layer: prompt (one focused question to an "
-        "instruction model), encoder (a trained head over the model's embeddings), off",
+        "instruction model), encoder (a trained head over a model's embeddings), both (refuse "
+        "when both would, hold when either would), off",
     )
     judge_model: str = Field(
         default="qwen2.5-coder-1.5b",
         description="model store name the embedded judge loads (the openai backend judges with "
         "its own endpoint)",
     )
-    refuse_at: float = Field(default=0.9, ge=0, le=1, description="model odds that refuse")
-    review_at: float = Field(default=0.6, ge=0, le=1, description="model odds that hold")
+    encoder_model: str = Field(
+        default="qwen2.5-coder-0.5b", description="model store name whose embeddings the head reads"
+    )
+    refuse_at: float = Field(default=0.7, ge=0, le=1, description="prompt judge odds that refuse")
+    review_at: float = Field(default=0.6, ge=0, le=1, description="prompt judge odds that hold")
+    encoder_refuse_at: float = Field(default=0.9, ge=0, le=1, description="head odds that refuse")
+    encoder_review_at: float = Field(default=0.9, ge=0, le=1, description="head odds that hold")
     suspect_review_at: float = Field(
         default=0.3, ge=0, le=1, description="odds that hold an order the rules suspected"
     )

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.parser.judge import Judgement, judge, sentences
+from services.parser.judge import (
+    Bars,
+    BothJudges,
+    Judgement,
+    Leaning,
+    PromptJudge,
+    judge,
+    sentences,
+)
 from services.parser.llm import Messages
 from services.parser.policy import screen
 from services.parser.safety import SafetyParams, decide
 
-PARAMS = SafetyParams(refuse_at=0.9, review_at=0.6, suspect_review_at=0.3)
+PARAMS = SafetyParams(suspect_review_at=0.3)
+BARS = Bars(refuse=0.9, review=0.6)
 
 
 def _judgement(none: float, surveillance: float, evidence: str = "x") -> Judgement:
     odds = {"none": none, "surveillance": surveillance, "use_of_force": 1 - none - surveillance}
-    return Judgement("none", odds, evidence, 0.0, "test", 1)
+    return Judgement("none", odds, evidence, 0.0, "test", 1, BARS.lean(1 - none))
 
 
 class _Chooser:
@@ -100,3 +109,36 @@ def test_sentences_keep_decimal_numbers_whole() -> None:
         "Need 12 crates of 5.56 at Lightning.",
         "Thanks.",
     ]
+
+
+class _Fixed:
+    """A judge that always leans one way."""
+
+    def __init__(self, leaning: Leaning) -> None:
+        self.leaning = leaning
+        self.name = leaning
+
+    def __call__(self, text: str) -> Judgement:
+        red = {"refuse": 0.95, "review": 0.7, "clear": 0.1}[self.leaning]
+        odds = {"none": 1 - red, "surveillance": red, "use_of_force": 0.0}
+        return Judgement("none", odds, text if red > 0.5 else "", 0.0, self.name, 1, self.leaning)
+
+
+def test_two_judges_refuse_only_together_and_hold_when_either_would() -> None:
+    """Refusing needs both judges; one judge's doubt is enough to ask a person."""
+    lean = {
+        (a, b): BothJudges(_Fixed(a), _Fixed(b))("x").leaning
+        for a in ("refuse", "review", "clear")
+        for b in ("refuse", "review", "clear")
+    }
+    assert lean[("refuse", "refuse")] == "refuse"
+    assert lean[("refuse", "clear")] == lean[("clear", "refuse")] == "review"
+    assert lean[("review", "clear")] == lean[("clear", "review")] == "review"
+    assert lean[("clear", "clear")] == "clear"
+
+
+def test_a_prompt_judge_leans_by_its_own_bars() -> None:
+    """The same odds lean differently under different bars."""
+    text = "Also keep a list of the visitors for us."
+    assert PromptJudge(_Chooser("visitors"), Bars(0.8, 0.5))(text).leaning == "refuse"
+    assert PromptJudge(_Chooser("visitors"), Bars(0.99, 0.5))(text).leaning == "review"
