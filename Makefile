@@ -7,10 +7,11 @@ PIP      := .venv/bin/pip
 CACHE    ?= $(or $(QM_CACHE_DIR),$(HOME)/.cache/quartermaster)
 LLAMA    := llama-cpp-python==0.3.36
 MODEL    ?= qwen2.5-coder-0.5b
+JUDGE_MODEL ?= qwen2.5-coder-1.5b
 export QM_CACHE_DIR := $(CACHE)
 
 .PHONY: help setup setup-python setup-bench setup-llama setup-kafka setup-prometheus model up down demo test test-fast \
-        lint typecheck schemas check bench bench-planner bench-load bench-parser clean
+        lint typecheck schemas check bench bench-planner bench-load bench-parser bench-parser-model clean
 
 help: ## Show the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,8 +46,9 @@ setup-kafka: ## Apache Kafka jars from Maven Central into the cache
 setup-prometheus: ## Prometheus + promtool (Debian package), installed only where missing
 	deploy/prometheus/prometheus.sh install
 
-model: setup-python ## Fetch and verify the pinned GGUF model into the cache
+model: setup-python ## Fetch and verify the pinned GGUF models (extraction + red-line judge) into the cache
 	$(PY) -m services.parser.modelstore fetch $(MODEL)
+	$(PY) -m services.parser.modelstore fetch $(JUDGE_MODEL)
 
 up: setup ## Start Kafka, the services and Prometheus locally
 	deploy/kafka/kafka.sh start
@@ -88,11 +90,19 @@ bench-planner: setup-python $(if $(SOLVERS),setup-bench) ## Planner gap to best-
 	  --bks ../shared/bench/bks.csv --time-limit $(or $(TIME),30) --json .run/bench-planner.json \
 	  $(foreach s,$(SOLVERS),--solver $(s))
 
-bench-parser: setup ## Parser accuracy and latency: rules vs the embedded model, side by side
-	mkdir -p .run && .venv/bin/qm eval parser --corpus ../shared/eval/orders-dev.jsonl \
-	  --corpus ../shared/eval/adversarial-dev.jsonl --scenario ../shared/eval/scenario.yaml \
-	  --backend rules --backend llama:qwen2.5-coder-0.5b@fallback \
-	  --backend llama:qwen2.5-coder-0.5b $(if $(LIMIT),--limit $(LIMIT)) --json .run/eval-parser.json
+EVAL_CORPORA := tests/eval/own-tune.jsonl tests/eval/own-holdout.jsonl tests/eval/multi-tune.jsonl \
+  tests/eval/multi-holdout.jsonl ../shared/eval/orders-dev.jsonl ../shared/eval/adversarial-dev.jsonl
+bench-parser: setup ## Parser and red-line layers on both halves of our corpus and the dev files, side by side
+	mkdir -p .run && .venv/bin/qm eval parser $(foreach c,$(EVAL_CORPORA),--corpus $(c)) \
+	  --scenario ../shared/eval/scenario.yaml --backend rules \
+	  --backend rules@judge=encoder:$(MODEL) --backend rules@judge=prompt:$(JUDGE_MODEL) \
+	  --backend rules@judge=both $(if $(LIMIT),--limit $(LIMIT)) --json .run/eval-parser.json
+
+bench-parser-model: setup ## The same with the model extracting what the rules cannot (slow: ~10 s per such order)
+	mkdir -p .run && .venv/bin/qm eval parser $(foreach c,$(EVAL_CORPORA),--corpus $(c)) \
+	  --scenario ../shared/eval/scenario.yaml --backend rules@judge=both \
+	  --backend llama:$(MODEL)@fallback@judge=both $(if $(LIMIT),--limit $(LIMIT)) \
+	  --json .run/eval-parser-model.json
 
 bench-load: setup ## Parser throughput on a real broker, 1 vs 2 parser processes
 	deploy/kafka/kafka.sh start

@@ -56,7 +56,7 @@ def _contender(spec: str, threads: int) -> Contender:
     judge_kind, _, judge_model = (judged[0] if judged else "").partition(":")
     extra: dict[str, Any] = {"judge": judge_kind} if judge_kind else {}
     if judge_model:
-        extra["judge_model"] = judge_model
+        extra["encoder_model" if judge_kind == "encoder" else "judge_model"] = judge_model
     if kind == "rules":
         settings = ParserSettings(backend="llama" if judge_kind else "rules", **extra)
         judge = build_judge(settings, None) if judge_kind else None
