@@ -8,6 +8,7 @@ from datetime import datetime
 
 from services.common.scenario import Scenario
 from services.parser.extraction import Extraction, is_grounded, too_long
+from services.parser.history import current
 from services.parser.items import ItemsResult, Line, catalog, resolve_items
 from services.parser.places import choose_destination, gazetteer
 from services.parser.policy import Category, Screen, post_check, screen
@@ -197,8 +198,11 @@ def interpret(
     if hint and place.location and hint != place.location:
         flags.append("model_disagrees:destination")
     # Quantities and times read spoken digits as digits; names and places read the words.
-    said = digits_spoken(clean)
+    said = digits_spoken(current(clean))
     items = resolve_items(said, catalog(scenario))
+    if not items.lines:  # "same items as my message below": the quoted order is the request
+        said = digits_spoken(clean)
+        items = resolve_items(said, catalog(scenario))
     if not items.lines and not items.missing:
         items = ItemsResult(_model_lines(phrases, scenario), (), ())
     window = _window(said, submitted_at, phrases, flags)

@@ -35,7 +35,20 @@ _WITHDRAWN_AFTER = re.compile(
     r"never ?mind)",
     _I,
 )
-_WITHDRAWN_BEFORE = re.compile(r"\b(?:no|scratch(?: the)?|cancel(?: the)?|drop the|minus)\s+$", _I)
+_WITHDRAWN_BEFORE = re.compile(
+    r"\b(?:no|scratch(?: the)?|cancel(?: the)?|drop the|minus)\s+$|[,;:\-]\s*not\s+(?:the\s+)?$", _I
+)
+# "AMEND QTY 10KW GEN TO 1", "MREs 30 -> 45", "the 7.62 is 10 crates", "JP-8: make that 400":
+# a new figure named right after the item it changes.
+_ITEM_AMEND = re.compile(
+    rf"^[^\n.;\d]{{0,12}}?(?:\b(?:qty|quantity)\s+)?(?:(?:\d[\d,]*)\s*(?:{UNIT})?\s*->|"
+    rf"\bto\b|\bis\b|\bnow\b|=|:\s*make (?:that|it)|\bmake (?:that|it))\s*(?P<qty>{QTY})\s*"
+    rf"(?P<unit>{UNIT})?",
+    _I,
+)
+_AMEND_CUE = re.compile(
+    r"\b(?:amend\w*|update\w*|correction|corrected|change\w*|make (?:that|it)|revised?)\b|->", _I
+)
 _AMEND = re.compile(
     r"\b(?:make (?:that|it)|correction[,:]?(?:\s*typo:?)?|should (?:read|be)|"
     r"change (?:that|it) to)"
@@ -249,9 +262,34 @@ def _amend(
             lines[before[-1]] = (pos, sku, quantity)
 
 
+def _item_amendments(text: str, mentions: list[_Mention], cat: Catalog) -> dict[str, int]:
+    """Figures that amend a named item after a correction cue ("AMEND QTY X TO 1")."""
+    amended: dict[str, int] = {}
+    for mention in mentions:
+        line_start = text.rfind("\n", 0, mention.start) + 1
+        if len(mention.skus) != 1 or not _AMEND_CUE.search(text, line_start, mention.end + 30):
+            continue
+        match = _ITEM_AMEND.match(text[mention.end : mention.end + 60])
+        value = parse_quantity(match["qty"]) if match else None
+        if match and value is not None:
+            quantity = convert(value, match["unit"] or mention.unit, cat.units[mention.skus[0]])
+            if quantity:
+                amended[mention.skus[0]] = quantity
+    return amended
+
+
 def resolve_items(text: str, cat: Catalog) -> ItemsResult:
     """Order lines from free text: last figure per SKU wins; ambiguity and gaps are reported."""
-    mentions = [m for m in _drop_overlaps(cat.mentions(text)) if not _withdrawn(text, m)]
+    every = _drop_overlaps(cat.mentions(text))
+    mentions = [m for m in every if not _withdrawn(text, m)]
+    # An item withdrawn after its figure ("80 x 120mm - no, scratch the 120mm") is dropped.
+    dropped = {
+        m.skus[0]
+        for m in every
+        if len(m.skus) == 1
+        and _withdrawn(text, m)
+        and any(k.skus == m.skus and k.start < m.start for k in mentions)
+    }
     used = _attach_before(text, mentions)
     _attach_after(text, mentions, used)
     found: list[tuple[int, str, int]] = []
@@ -286,7 +324,9 @@ def resolve_items(text: str, cat: Catalog) -> ItemsResult:
         missing.add("quantity")
         if any(_key(m.text) in cat.generic for m in mentions):
             missing.add("item")
-    lines = tuple(Line(sku, qty, cat.units[sku]) for sku, qty in _merge_repeats(text, found))
+    amended = _item_amendments(text, mentions, cat)
+    merged = [(sku, amended.get(sku, qty)) for sku, qty in _merge_repeats(text, found)]
+    lines = tuple(Line(sku, qty, cat.units[sku]) for sku, qty in merged if sku not in dropped)
     return ItemsResult(lines, tuple(sorted(missing)), tuple(reasons))
 
 
@@ -304,7 +344,7 @@ def _merge_repeats(text: str, found: list[tuple[int, str, int]]) -> list[tuple[s
 
 _CORRECTED = re.compile(
     r"\b(?:correction|corrected|typo|sorry|actually|instead|should (?:be|read)|make (?:that|it)|"
-    r"i mean|rather|not)\b|\?\s*no\b",
+    r"i mean|rather|not|update\w*|amend\w*|revised?)\b|\?\s*no\b|(?:\.\.\.|,|-)\s*no\b|->",
     _I,
 )
 

@@ -27,7 +27,8 @@ _MACHINE = re.compile(
     r"\b(?=\w)(?:\b(?:AI|LLM|A\.I\.)\b|"
     r"(?i:\b(?:AI assistant|language models?|parsing model|parser|chatbot|"
     r"automated (?:system|dispatcher|note|parser|planner)|system prompt|dispatcher bot|AI model|"
-    r"mod[eè]le|syst[eè]me automatis[ée]|instruction syst[eè]me)\b))"
+    r"mod[eè]le|syst[eè]me automatis[ée]|instruction syst[eè]me|bot|dispatch-bot|"
+    r"@[\w-]*bot)\b))"
 )
 _COMMAND = re.compile(
     r"\b(?=\w)(?:ignore|ignorez|disregard|override|overrides?|mark|set|approve[ds]?|approuv[ée]|"
@@ -39,7 +40,9 @@ _COMMAND = re.compile(
 _STRONG = re.compile(
     r"(?=[adfhipsy])(?:\b(?:ignore|disregard|forget)\b.{0,30}\b(?:previous|prior|above|earlier)\s+"
     r"(?:instructions?|prompts?|rules?)|ignorez les consignes|\bapproved\"?\s*[:=]\s*\"?true|"
-    r"status\s*=\s*approved|skip (?:the )?(?:human )?review|human review is not required|"
+    r"status\s*=\s*approved|skip (?:the )?(?:human )?(?:review|approval)|"
+    r"human review is not required|"
+    r"system override|admin override|"
     r"\b(?:you are now|pretend (?:to be|you are)|act as (?:an?|the) (?:admin|approver|system)))",
     _I,
 )

@@ -16,14 +16,14 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from services.parser.history import without_history
 from services.parser.items import Catalog, resolve_items
 from services.parser.places import Gazetteer, choose_destination
 
 _SENTENCE = re.compile(r"(?:[^.;!?]|[.;!?](?=\d))+[.;!?]*")
 # "… to Granite and 40 tents to Riverbend": a clause that starts again with a count.
 _CLAUSE = re.compile(r",?\s+(?:and|et|y|plus)\s+(?=\d)|,\s+(?=\d)", re.I)
-# Quoted earlier messages are history, not requests: from the first quoted line on.
-_QUOTED = re.compile(r"^\s*>|^-{2,}\s*original message|^.{0,60}\bwrote:\s*$", re.I | re.MULTILINE)
+
 # Two places joined without a verb between them: items meant for both, split unknown.
 _JOINED = re.compile(r"^\s*(?:,|and|et|y|&|/|\+|or|ou|o)\s*(?:the\s+|la\s+|le\s+|el\s+)?$", re.I)
 _AMBIGUOUS = "?"
@@ -39,9 +39,8 @@ class Split:
 
 def _units(text: str, gaz: Gazetteer) -> list[str]:
     """Lines; a line naming several places is read sentence by sentence, clause by clause."""
-    quoted = _QUOTED.search(text)
     units: list[str] = []
-    for line in text[: quoted.start() if quoted else len(text)].splitlines():
+    for line in without_history(text).splitlines():
         if not line.strip():
             continue
         places = {m.location for m in gaz.mentions(line) if m.location not in gaz.depots}
