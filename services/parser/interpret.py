@@ -131,7 +131,8 @@ def _model_lines(phrases: dict[str, str], scenario: Scenario) -> tuple[Line, ...
 # The writer's last word on the time wins: what follows a correction, when it names a time.
 _CORRECTED = re.compile(
     r"\b(?:correction|corrected|scratch that|make (?:that|it)|actually|instead|amend(?:ed)?|"
-    r"revised|change (?:the )?time|rectificaci[oó]n|plut[oô]t|en fait|mejor)\b",
+    r"revised|change (?:the )?time|moves? to|moved to|rectificaci[oó]n|plut[oô]t|en fait|"
+    r"mejor)\b",
     re.IGNORECASE,
 )
 

@@ -22,7 +22,10 @@ _WORDS: dict[str, Priority] = {
     "normal": "routine",
     "standard": "routine",
 }
-_NUMBERED = re.compile(r"\b(?:priority|pri|prio|precedence)\s*[:=#]?\s*([123])\b|\bP([123])\b", _I)
+_NUMBERED = re.compile(
+    r"\b(?:priority|pri|prio|precedence|prioridad|priorit[ée])\s*[:=#]?\s*([123])\b|\bP([123])\b",
+    _I,
+)
 _LABELLED = re.compile(
     r"\b(?:priority|pri|prio|precedence)\s*[:=]\s*(urgent|flash|immediate|emergency|high|medium|"
     r"routine|low|normal|standard)\b",
@@ -30,7 +33,9 @@ _LABELLED = re.compile(
 )
 _EXPLICIT_ROUTINE = re.compile(
     r"\broutine\b|\bnot (?:urgent|a priority|an emergency)\b|\bno rush\b|\bno hurry\b|"
-    r"\bnot time[- ]critical\b|\blow priority\b|\bno (?:particular )?urgency\b",
+    r"\bnot time[- ]critical\b|\blow priority\b|\bno (?:particular )?urgency\b|"
+    r"\b(?:pas|n'est pas|rien d') ?(?:urgent|press[ée])|\bsans urgence\b|\bno es urgente\b|"
+    r"\bnada urgente\b|\bsin prisa\b|\bsin urgencia\b|\bno urge\b",
     _I,
 )
 _URGENT_CI = re.compile(
@@ -48,7 +53,8 @@ _PRIORITY = re.compile(
 )
 _CLAUSE = re.compile(r"\bbut\b|;|,|\s-\s")
 _NEGATION = re.compile(
-    r"\b(?:not|no|non|never|without|isn't|is not|nothing)\s+(?:\w+\s+){0,2}$", _I
+    r"\b(?:not|no|non|never|without|isn't|is not|nothing|pas|n'est pas|sin)\s+(?:\w+\s+){0,2}$",
+    _I,
 )
 _PAST = re.compile(
     r"\b(?:yesterday|last (?:night|week)|earlier|was|were|had been|has been quiet|exercise|"

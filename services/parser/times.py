@@ -116,10 +116,12 @@ _ELEMENT = re.compile(
 _FILLER = re.compile(r"^[\s,]*(?:(?:on|the|at|of|de|del|le|el|@|\(|\))[\s,]*)*$", _I)
 _DEADLINE = (
     r"nlt|no later than|not later than|by|before|rdd|required by|needed by|must arrive by|until|"
-    r"till|avant|antes del?|para el|deadline|latest|hasta"
+    r"till|avant|antes del?|antes de las|para el|deadline|latest(?: delivery)?|hasta|"
+    r"requerido antes de"
 )
 _EARLIEST = (
     r"net|not earlier than|no earlier than|not before|after|any ?time after|from|après|"
+    r"earliest(?: delivery)?|"
     r"à partir d[eu]|a partir d[eu]|después de|desde"
 )
 _KEYWORD = re.compile(
