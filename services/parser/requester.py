@@ -50,13 +50,15 @@ _SIGNOFF = re.compile(
     r"^(?:thanks(?: a lot| again)?|thank you|thx|many thanks|regards|kind regards|"
     r"best regards|best|"
     r"cheers|v/r|vr|respectfully|warmly|warm regards|sincerely|merci|cordialement|gracias|"
-    r"saludos|atentamente|bien à vous)\s*[,!.:]?\s*(?:-\s*)?",
+    r"saludos|atentamente|bien à vous|ta|many thanks|un saludo|bien cordialement|"
+    r"merci d'avance|muchas gracias|thanks / gracias|merci / thanks)(?![\w'])\s*[,!.:]?\s*"
+    r"(?:-\s*)?",
     _I,
 )
 _CALLSIGN = re.compile(r"^([A-Z]{3,}[- ]\d{1,2})(?:\s+(?:OUT|OVER))?$")
 _INTRO = re.compile(
     rf"\b(?:this is|it'?s|its|c'est|soy)\s+((?:{_RANK}\s+)?[A-Za-zÀ-ÿ][\w'À-ÿ-]+"
-    r"(?:\s+[A-Z][\w'À-ÿ-]+)?)|"
+    r"(?:\s+(?:[A-Z][\w'À-ÿ-]+|\d{1,2}\b))?)|"
     rf"^\s*((?:{_RANK}\s+)?[A-Z][\w'À-ÿ-]+(?:\s+[A-Z][\w'À-ÿ-]+)?)\s+(?:again|here)\b",
     _I | re.MULTILINE,
 )
@@ -111,7 +113,9 @@ _ROLE = re.compile(
     r"\b(?:officer|coordinator|manager|management|director|liaison|relief|aid|team|collective|"
     r"consortium|ncoic|oic|medical|operations|logistics|planning|community|health|worker|field|"
     r"hospital|clinic|section|company|battalion|platoon|unit|wash|ngo|office|s[1-6]|g[1-6]|"
-    r"medlog|toc|hq|cell|hub|network|foundation|services|mission|program|programme)\b",
+    r"medlog|toc|hq|cell|hub|network|foundation|services|mission|program|programme|"
+    r"solidari\w*|alliance|association|asociaci\w*|fundaci\w*|fondation|international|"
+    r"partners|coordinat\w*|responsable)\b",
     _I,
 )
 
@@ -135,7 +139,7 @@ def _as_name(fragment: str, allow_lower: bool = False) -> str | None:
     marker = _SIGNOFF.match(fragment.strip())
     if marker and 0 < marker.end() < len(fragment.strip()):
         fragment = fragment.strip()[marker.end() :]
-    candidate = _NAME_END.split(fragment.strip(" -–—\t"))[0].strip().rstrip(".")
+    candidate = _NAME_END.split(fragment.strip(" -–—\t/"))[0].strip().rstrip(".")
     if _CALLSIGN.match(candidate):
         return _CALLSIGN.match(candidate).group(1)  # type: ignore[union-attr]
     words = candidate.split()
