@@ -339,6 +339,7 @@ _RECIPIENT = re.compile(rf"\b(?:to|for|with|à|a|pour|para|al) {_RECIPIENTS}", _
 # A sentence that reports what happened, not what is asked: past tense, no request in it.
 _NARRATIVE = re.compile(
     r"\b(?:was|were|had|has been|have been|happened|yesterday|last (?:night|week|month)|"
+    r"spread|lost|burn(?:ed|t)|destroyed|occurred|exploded|blew|came|went|found|collapsed|"
     r"earlier (?:today|this week)|ago|after the|since the|following the|is over|has ended|ended|"
     r"hier|la semaine derni[eè]re|apr[eè]s (?:le|la|l')|ayer|la semana pasada|despu[eé]s de)\b",
     _I,
@@ -411,9 +412,21 @@ def _force(sentence: str) -> list[tuple[str, int]]:
     ]
 
 
-def _told(sentence: str, start: int) -> bool:
+# Collection in the past tense with no one asked to do it ("the survey identified 140
+# households"): what was done, not a request. (Force verbs in the past are read by _NARRATIVE:
+# "fired from X onto the village" in a request is still a request.)
+_DONE = re.compile(r"\w+ed\b", _I)
+_ASKED_BEFORE = re.compile(
+    r"\b(?:have|get|want|need|must|should|to be|be|please|make sure|ensure|can you|could you)\b", _I
+)
+
+
+def _told(sentence: str, start: int, category: str) -> bool:
     """True when the words at `start` report an event rather than ask for an act."""
     if _EVENT_BEFORE.search(sentence[:start]):
+        return True
+    done = category == "surveillance" and _DONE.match(sentence, start)
+    if done and not _ASKED_BEFORE.search(sentence[:start]):
         return True
     return bool(_NARRATIVE.search(sentence)) and not _REQUEST.search(sentence)
 
@@ -427,7 +440,7 @@ def rule_hits(text: str) -> tuple[list[Hit], list[Hit]]:
         found += [("use_of_force", r, at) for r, at in _force(sentence)]
         for category, reason, at in found:
             hit = Hit(category, reason, sentence)  # type: ignore[arg-type]
-            (narrative if _told(sentence, at) else requests).append(hit)
+            (narrative if _told(sentence, at, category) else requests).append(hit)
     return requests, narrative
 
 
