@@ -15,28 +15,36 @@ from services.parser.llm import Completion, LLMError, Messages
 log = logging.getLogger("qm.parser")
 
 
+def _load(model_path: Path, n_threads: int, n_ctx: int, *, embedding: bool = False) -> Any:
+    """A llama.cpp model in-process; as an encoder, mean-pooled over the tokens."""
+    # ggml threads spin at barriers; passive waiting keeps a shared 2-core box usable.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import llama_cpp
+    except ImportError as err:
+        raise LLMError(
+            "llama-cpp-python is missing; run `make setup` or set QM_PARSER_BACKEND=openai"
+        ) from err
+    log.info("loading %s with %d thread(s)", model_path.name, n_threads)
+    unspecified = llama_cpp.LLAMA_POOLING_TYPE_UNSPECIFIED
+    return llama_cpp.Llama(
+        model_path=str(model_path),
+        embedding=embedding,
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN if embedding else unspecified,
+    )
+
+
 class LlamaBackend:
     """A GGUF model loaded in-process; the fixed prompt prefix stays in the KV cache."""
 
     def __init__(
         self, model_path: Path, n_threads: int = 1, n_ctx: int = 2048, max_tokens: int = 256
     ) -> None:
-        # ggml threads spin at barriers; passive waiting keeps a shared 2-core box usable.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        try:
-            from llama_cpp import Llama
-        except ImportError as err:
-            raise LLMError(
-                "llama-cpp-python is missing; run `make setup` or set QM_PARSER_BACKEND=openai"
-            ) from err
-        log.info("loading %s with %d thread(s)", model_path.name, n_threads)
-        self._llm = Llama(
-            model_path=str(model_path),
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            verbose=False,
-        )
+        self._llm = _load(model_path, n_threads, n_ctx)
         self._lock = threading.Lock()
         self._max_tokens = max_tokens
         self._formatter: Any = None
@@ -97,7 +105,7 @@ class LlamaBackend:
         started = time.perf_counter()
         with self._lock:  # one llama context is not safe to share across threads
             reply: Any = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 response_format={"type": "json_object", "schema": schema},
                 temperature=0.0,
                 max_tokens=self._max_tokens,
@@ -118,20 +126,7 @@ class LlamaEmbedder:
     """The same GGUF read as an encoder: one mean-pooled vector per text."""
 
     def __init__(self, model_path: Path, n_threads: int = 1, n_ctx: int = 2048) -> None:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        try:
-            import llama_cpp
-        except ImportError as err:
-            raise LLMError("llama-cpp-python is missing; run `make setup`") from err
-        self._llm = llama_cpp.Llama(
-            model_path=str(model_path),
-            embedding=True,
-            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            verbose=False,
-        )
+        self._llm = _load(model_path, n_threads, n_ctx, embedding=True)
         self._lock = threading.Lock()
         self._n_ctx = n_ctx
         self.name = f"llama.cpp:{model_path.stem}"
