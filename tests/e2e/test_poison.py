@@ -154,10 +154,13 @@ def poisoned(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
     stack.qm("topics", "create")
     try:
         # An OpenAI endpoint on a closed port: orders the rules cannot accept fail in the model.
+        # The red-line judge is off here: with it on, every order would need the endpoint (and
+        # dead-letter as llm_failed alike), which is not what these poisons are about.
         stack.start(
             "parser",
             QM_MAX_MESSAGE_BYTES=str(LIMITS["parser"]),
             QM_PARSER_BACKEND="openai",
+            QM_PARSER_JUDGE="off",
             QM_PARSER_MODEL_POLICY="fallback",
             QM_PARSER_OPENAI_URL=f"http://127.0.0.1:{free_port()}/v1",
             QM_PARSER_OPENAI_TIMEOUT_S="2",

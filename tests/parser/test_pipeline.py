@@ -72,3 +72,24 @@ def test_a_model_failure_is_returned_for_that_order_only():
         concurrency=2,
     )
     assert [type(r).__name__ for r in results] == ["ParseResult", "LLMError", "ParseResult"]
+
+
+class _BrokenJudge:
+    """A judge whose model is down."""
+
+    name = "down"
+
+    def __call__(self, text: str) -> Any:
+        raise LLMError("judge endpoint refused the connection")
+
+
+def test_an_order_the_judge_cannot_read_is_not_accepted_without_it() -> None:
+    """Fail closed: a judge failure is returned (the handler dead-letters it), never a demand."""
+    results = parse_many(
+        _orders(["send 2 pallets of bottled water to FOB Halcyon"]),
+        load_scenario(DEFAULT_SCENARIO).scenario,
+        None,
+        "fallback",
+        judge=_BrokenJudge(),
+    )
+    assert [type(r).__name__ for r in results] == ["LLMError"]
