@@ -29,11 +29,12 @@ from services.common.broker import (
     records_of,
     subscribe,
 )
-from services.common.codec import DecodeError, decode
+from services.common.codec import DecodeError
 from services.common.scenario import Scenario
 from services.common.signing import UntrustedStoreError, load_verified_store
 from services.parser import metrics
 from services.parser.backends import safety_params
+from services.parser.intake import read_order, where_of
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.pipeline import ParseResult, parse_many, read_released, to_messages
@@ -71,7 +72,9 @@ class Parser:
         decoded: list[tuple[Any, OrderSubmitted]] = []
         for record in records_of(msg):
             try:
-                order = decode(OrderSubmitted, record.value or b"", self.settings.max_message_bytes)
+                order = read_order(
+                    record.value or b"", where_of(record), self.settings.max_message_bytes
+                )
             except DecodeError as err:
                 metrics.ORDERS.labels(outcome="invalid", reason="malformed").inc()
                 await dead_letter_record(

@@ -1,0 +1,83 @@
+"""End to end on the real broker: an order sent by a plain Kafka client, not by `qm`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas.orders import OrderParsed
+from schemas.topics import Topic
+from services.common.codec import DecodeError, decode
+from services.common.kafka import read_topics
+from tests.e2e.conftest import Stack, wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+async def _send(
+    bootstrap: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    """What kcat or the console producer does: raw bytes, an optional key and headers."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(
+                Topic.ORDERS_SUBMITTED.value, value, key=key, headers=headers
+            )
+    finally:
+        await producer.stop()
+
+
+def _parsed(stack: Stack) -> dict[str, OrderParsed]:
+    found = {}
+    records = asyncio.run(read_topics(stack.env["KAFKA_BOOTSTRAP"], [Topic.ORDERS_PARSED.value]))
+    for record in records:
+        with contextlib.suppress(DecodeError):
+            order = decode(OrderParsed, record.value, 1 << 20)
+            found[order.order_id] = order
+    return found
+
+
+def test_plain_text_and_bare_fields_from_any_client_are_parsed(stack: Stack) -> None:
+    """A text value keyed by the client, and a JSON object of business fields, both parsed."""
+    stack.start("parser", QM_PARSER_BACKEND="rules")
+    key = f"kcat-{stack.env['QM_PARSER_GROUP_ID']}".encode()
+    bare_id = f"bare-{stack.env['QM_PARSER_GROUP_ID']}"
+    asyncio.run(
+        _send(
+            stack.env["KAFKA_BOOTSTRAP"],
+            [
+                (
+                    key,
+                    b"REQ 4 pallets of bottled water to FOB Halcyon within 12 hrs. SGT T. BELL",
+                    [("from", b"net-relay/ANVIL")],
+                ),
+                (
+                    None,
+                    json.dumps(
+                        {
+                            "order_id": bare_id,
+                            "text": "Please send 80 blankets to Gullwing Camp within 20 "
+                            "hours. Thanks, Ana Ruiz",
+                        }
+                    ).encode(),
+                    [],
+                ),
+            ],
+        )
+    )
+    parsed = wait_for(
+        "both orders parsed",
+        lambda: p if {key.decode(), bare_id} <= set(p := _parsed(stack)) else None,
+        90,
+        stack.logs,
+    )
+    plain, bare = parsed[key.decode()], parsed[bare_id]
+    assert (plain.destination, plain.submitted_by) == ("FOB-HALCYON", "net-relay/ANVIL")
+    assert [(line.sku, line.quantity) for line in plain.lines] == [("WATER-PALLET", 4)]
+    assert bare.destination == "CAMP-GULLWING" and bare.requester == "Ana Ruiz"
