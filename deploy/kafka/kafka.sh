@@ -2,12 +2,14 @@
 # Run a real single-node Apache Kafka broker (KRaft, broker+controller) from Maven Central jars.
 # No Docker, no tarball: needs Java 17+ and Maven (for the one-time `fetch`).
 #
-# Usage: deploy/kafka/kafka.sh {fetch|start|stop|status|reset}
+# Usage: deploy/kafka/kafka.sh {fetch|start|stop|status|reset|produce TOPIC}
 #   fetch   collect the broker jars into $QM_CACHE_DIR/kafka/<version>/libs (once)
 #   start   format the state dir once and start the broker in the background; waits until ready
 #   stop    SIGTERM the broker we started (pid file), SIGKILL after 30 s
 #   status  print whether our broker runs and its bootstrap address (exit 0 running, 3 not running)
 #   reset   stop, then delete the state dir (all topics and offsets)
+#   produce Kafka's own console producer on TOPIC: one record per stdin line (key<TAB>value
+#           with --property parse.key=true …; any ConsoleProducer option may follow)
 #
 # Settings (environment):
 #   KAFKA_BOOTSTRAP           if non-empty, `start` uses that existing Kafka and starts nothing
@@ -68,7 +70,7 @@ log() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '5,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '5,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 validate_settings() {
@@ -395,9 +397,20 @@ cmd_reset() {
     fi
 }
 
+cmd_produce() {
+    local topic="${1:-}"
+    [[ -n "$topic" ]] || die "produce needs a topic, e.g. '$0 produce orders.submitted.v1'."
+    shift
+    libs_ready || die "the Kafka jars are not fetched yet; run '$0 fetch' first."
+    local bootstrap="${KAFKA_BOOTSTRAP:-127.0.0.1:$PORT}"
+    exec java -Xmx128m -Dlog4j2.configurationFile="$LOG4J_CONFIG" -cp "$LIBS_DIR/*" \
+        org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$bootstrap" --topic "$topic" "$@"
+}
+
 main() {
     local cmd="${1:-}"
     case "$cmd" in
+        produce) shift; cmd_produce "$@" ;;
         fetch) cmd_fetch ;;
         start) cmd_start ;;
         stop) cmd_stop ;;
@@ -406,7 +419,7 @@ main() {
         -h | --help | help) usage ;;
         *)
             usage >&2
-            die "unknown command '${cmd}'; use one of fetch, start, stop, status, reset."
+            die "unknown command '${cmd}'; use one of fetch, start, stop, status, reset, produce."
             ;;
     esac
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -13,7 +14,7 @@ from schemas.orders import OrderParsed
 from schemas.topics import Topic
 from services.common.codec import DecodeError, decode
 from services.common.kafka import read_topics
-from tests.e2e.conftest import Stack, wait_for
+from tests.e2e.conftest import REPO, Stack, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -71,12 +72,23 @@ def test_plain_text_and_bare_fields_from_any_client_are_parsed(stack: Stack) -> 
             ],
         )
     )
+    # Kafka's own console producer, as the README shows it: key<TAB>text on stdin.
+    console_key = f"console-{stack.env['QM_PARSER_GROUP_ID']}"
+    subprocess.run(
+        [str(REPO / "deploy/kafka/kafka.sh"), "produce", Topic.ORDERS_SUBMITTED.value,
+         "--property", "parse.key=true", "--property", "key.separator=\t"],
+        input=f"{console_key}\tSolane village needs 30 cases of MREs within 16 hrs. POC: Dario Menne\n",  # noqa: E501
+        text=True, check=True, env=stack.env, timeout=60,
+    )  # fmt: skip
+    wanted = {key.decode(), bare_id, console_key}
     parsed = wait_for(
-        "both orders parsed",
-        lambda: p if {key.decode(), bare_id} <= set(p := _parsed(stack)) else None,
+        "the three orders parsed",
+        lambda: p if wanted <= set(p := _parsed(stack)) else None,
         90,
         stack.logs,
     )
+    console = parsed[console_key]
+    assert console.destination == "VIL-SOLANE" and console.requester == "Dario Menne"
     plain, bare = parsed[key.decode()], parsed[bare_id]
     assert (plain.destination, plain.submitted_by) == ("FOB-HALCYON", "net-relay/ANVIL")
     assert [(line.sku, line.quantity) for line in plain.lines] == [("WATER-PALLET", 4)]
