@@ -315,8 +315,8 @@ class PromptJudge:
         self.name = f"prompt:{chooser.name}"
 
     def __call__(self, text: str) -> Judgement:
-        """Blocking: judge one order."""
-        found = judge(self.chooser, text)
+        """Blocking: judge one order; evidence is looked for only where it would be shown."""
+        found = judge(self.chooser, text, evidence_at=self.bars.review)
         return dataclasses.replace(found, leaning=self.bars.lean(found.p_red))
 
 
