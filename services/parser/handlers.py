@@ -132,10 +132,11 @@ class Parser:
             return
         held = self.reviews.held[review.order_id]
         messages = await asyncio.to_thread(self._after_review, review, held)
+        await publish_all(self.broker, [self._outgoing(m, None) for m in messages])
+        # Only once published: a failed publish is redelivered and must not read as applied.
         self.reviews.decided[review.order_id] = review.message_id
         metrics.REVIEWS.labels(decision=decision, outcome="applied").inc()
         log.info("review %s: %s by %s", review.message_id, decision, review.operator_id)
-        await publish_all(self.broker, [self._outgoing(m, None) for m in messages])
 
     def _after_review(
         self, review: OrderReviewed, held: OrderRejected
@@ -195,7 +196,10 @@ class Parser:
                 metrics.CONFIDENCE.labels(field=field).observe(value)
             log.debug("parsed %s → %s", message.order_id, message.destination)
             return Topic.ORDERS_PARSED, message, message.order_id
-        self.reviews.remember(message)
+        if (
+            message.outcome is RejectionOutcome.REVIEW
+        ):  # a review's own outcome counts once published
+            self.reviews.remember(message)
         reason = message.category.value if message.category else ",".join(message.missing) or "-"
         metrics.ORDERS.labels(outcome=message.outcome.value, reason=reason).inc()
         log.info(
