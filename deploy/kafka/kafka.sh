@@ -403,8 +403,10 @@ cmd_produce() {
     shift
     libs_ready || die "the Kafka jars are not fetched yet; run '$0 fetch' first."
     local bootstrap="${KAFKA_BOOTSTRAP:-127.0.0.1:$PORT}"
-    exec java -Xmx128m -Dlog4j2.configurationFile="$LOG4J_CONFIG" -cp "$LIBS_DIR/*" \
-        org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$bootstrap" --topic "$topic" "$@"
+    mkdir -p "$LOGS_DIR"  # log4j writes under kafka.logs.dir, never into the working directory
+    exec java -Xmx128m -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.logs.dir="$LOGS_DIR" \
+        -cp "$LIBS_DIR/*" org.apache.kafka.tools.ConsoleProducer \
+        --bootstrap-server "$bootstrap" --topic "$topic" "$@"
 }
 
 main() {
