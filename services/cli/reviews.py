@@ -10,20 +10,18 @@ from rich.markup import escape
 
 from schemas.envelope import content_id, utcnow
 from schemas.orders import (
-    OrderParsed,
     OrderRejected,
     OrderReviewed,
     RefusalCategory,
-    RejectionOutcome,
     ReviewDecision,
     text_sha256,
 )
 from schemas.topics import Topic
 from services.cli.context import console, fail, key_path, print_json, run, settings
 from services.cli.publishing import send
-from services.common.codec import DecodeError, decode
 from services.common.kafka import KafkaUnavailable, read_topics
 from services.common.signing import SigningKeyError, load_private, sign_review
+from services.parser.review import HISTORY_TOPICS, ReviewState, held_orders
 
 app = typer.Typer(help="Orders held for a person's safety review.", no_args_is_help=True)
 Operator = Annotated[str, typer.Option("--as", envvar="QM_OPERATOR", help="Your operator id.")]
@@ -34,24 +32,11 @@ Valid = Annotated[int, typer.Option(help="Minutes the review stays valid.")]
 
 async def _held() -> dict[str, OrderRejected]:
     """Orders held for review and not yet released or refused by a person."""
-    limit = settings().max_message_bytes
-    topics = [Topic.ORDERS_REJECTED.value, Topic.ORDERS_PARSED.value]
-    held: dict[str, OrderRejected] = {}
-    closed: set[str] = set()
-    for record in await read_topics(settings().kafka_bootstrap, topics):
-        try:
-            if record.topic == Topic.ORDERS_PARSED.value:
-                parsed = decode(OrderParsed, record.value, limit)
-                closed |= {f.removeprefix("review_of:") for f in parsed.flags if "review_of:" in f}
-                continue
-            rejected = decode(OrderRejected, record.value, limit)
-        except DecodeError:
-            continue
-        if rejected.outcome is RejectionOutcome.REVIEW:
-            held[rejected.order_id] = rejected
-        elif rejected.decided_by.startswith("human:"):
-            closed.add(rejected.order_id)
-    return {k: v for k, v in held.items() if k not in closed}
+    state = ReviewState()
+    state.absorb(
+        await read_topics(settings().kafka_bootstrap, HISTORY_TOPICS), settings().max_message_bytes
+    )
+    return dict(held_orders(state))
 
 
 def _load() -> dict[str, OrderRejected]:

@@ -7,10 +7,8 @@ from collections.abc import Awaitable, Callable
 from faststream import FastStream
 from prometheus_client import CollectorRegistry
 
-from schemas.orders import OrderParsed, OrderRejected
 from schemas.topics import Topic
 from services.common.broker import make_broker
-from services.common.codec import DecodeError, decode
 from services.common.kafka import read_topics
 from services.common.lag import lag_loop
 from services.common.lifecycle import wire_live
@@ -18,7 +16,7 @@ from services.common.scenario import load_scenario
 from services.parser.handlers import Parser, build_router
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend
-from services.parser.review import ReviewState
+from services.parser.review import HISTORY_TOPICS, ReviewState
 from services.parser.settings import ParserSettings
 
 
@@ -26,18 +24,8 @@ def review_history(settings: ParserSettings) -> Callable[[ReviewState], Awaitabl
     """Reads every held order and every reviewed outcome back from the order topics."""
 
     async def refresh(state: ReviewState) -> None:
-        topics = [Topic.ORDERS_REJECTED.value, Topic.ORDERS_PARSED.value]
-        for record in await read_topics(settings.kafka_bootstrap, topics):
-            try:
-                if record.topic == Topic.ORDERS_REJECTED.value:
-                    state.remember(decode(OrderRejected, record.value, settings.max_message_bytes))
-                    continue
-                parsed = decode(OrderParsed, record.value, settings.max_message_bytes)
-            except DecodeError:
-                continue
-            for flag in parsed.flags:
-                if flag.startswith("review_of:"):
-                    state.decided.setdefault(flag.removeprefix("review_of:"), "released")
+        records = await read_topics(settings.kafka_bootstrap, HISTORY_TOPICS)
+        state.absorb(records, settings.max_message_bytes)
 
     return refresh
 

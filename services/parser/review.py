@@ -7,13 +7,19 @@ reviews already applied and `now` are passed in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from schemas.orders import OrderRejected, OrderReviewed, RejectionOutcome, text_sha256
+from schemas.orders import OrderParsed, OrderRejected, OrderReviewed, RejectionOutcome, text_sha256
+from schemas.topics import Topic
+from services.common.codec import DecodeError, decode
 from services.common.signing import TrustStore, verify_payload
+
+# Where held orders, and what people decided about them, can be read back.
+HISTORY_TOPICS = (Topic.ORDERS_REJECTED.value, Topic.ORDERS_PARSED.value)
 
 REVIEW_ROLES = frozenset({"reviewer", "approver"})
 
@@ -49,6 +55,20 @@ class ReviewState:
             self.held[rejected.order_id] = rejected
         elif rejected.decided_by.startswith("human:"):
             self.decided.setdefault(rejected.order_id, rejected.decided_by)
+
+    def absorb(self, records: Iterable[Any], max_bytes: int) -> None:
+        """Fold HISTORY_TOPICS records in: held orders, and those a person released or refused."""
+        for record in records:
+            try:
+                if record.topic == Topic.ORDERS_REJECTED.value:
+                    self.remember(decode(OrderRejected, record.value, max_bytes))
+                    continue
+                parsed = decode(OrderParsed, record.value, max_bytes)
+            except DecodeError:
+                continue  # the live subscribers dead-letter what does not decode
+            for flag in parsed.flags:
+                if flag.startswith("review_of:"):
+                    self.decided.setdefault(flag.removeprefix("review_of:"), "released")
 
 
 @dataclass(frozen=True)
