@@ -8,7 +8,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -140,18 +140,59 @@ def decode_public(b64: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
 
 
-def sign_decision(decision: PlanDecided, key: Ed25519PrivateKey) -> PlanDecided:
-    """Return the decision with key id and signature over its canonical signed payload."""
-    stamped = decision.model_copy(update={"key_id": key_id_of(key.public_key())})
+Signable = TypeVar("Signable", PlanDecided, OrderReviewed)
+
+
+def _sign(message: Signable, key: Ed25519PrivateKey) -> Signable:
+    """The message with key id and signature over its canonical signed payload."""
+    stamped = message.model_copy(update={"key_id": key_id_of(key.public_key())})
     signature = key.sign(canonical_json(stamped.signed_payload()))
     return stamped.model_copy(update={"signature": base64.b64encode(signature).decode()})
+
+
+def sign_decision(decision: PlanDecided, key: Ed25519PrivateKey) -> PlanDecided:
+    """Return the decision with key id and signature over its canonical signed payload."""
+    return _sign(decision, key)
 
 
 def sign_review(review: OrderReviewed, key: Ed25519PrivateKey) -> OrderReviewed:
     """Return the safety review with key id and signature over its canonical signed payload."""
-    stamped = review.model_copy(update={"key_id": key_id_of(key.public_key())})
-    signature = key.sign(canonical_json(stamped.signed_payload()))
-    return stamped.model_copy(update={"signature": base64.b64encode(signature).decode()})
+    return _sign(review, key)
+
+
+class Signed(Protocol):
+    """A person's signed message: who, in what role, with which key, over what payload."""
+
+    @property
+    def operator_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def signature(self) -> str: ...
+    def signed_payload(self) -> dict[str, Any]: ...
+
+
+def check_signer(
+    message: Signed, trust: TrustStore, now: datetime, what: str
+) -> tuple[str, str] | None:
+    """(reason code, detail) unless a trusted, unexpired key of this operator signed it for a
+    role the key holds; the order of the checks is the order a reason is reported in."""
+    if not message.signature:
+        return "unsigned", f"{what} carries no signature"
+    key = trust.keys.get(message.key_id)
+    if key is None:
+        return "unknown_key", f"key {message.key_id or '-'} is not in the trust store"
+    if key.operator_id != message.operator_id:
+        return "key_operator_mismatch", f"key belongs to {key.operator_id}"
+    if key.not_after is not None and key.not_after < now:
+        return "key_expired", f"key expired at {key.not_after.isoformat()}"
+    if not verify_payload(message.signed_payload(), message.signature, key):
+        return "bad_signature", f"signature does not verify for this {what}"
+    if message.role not in key.roles:
+        return "role_not_permitted", f"key is not trusted for role {message.role}"
+    return None
 
 
 def verify_decision(decision: PlanDecided, key: TrustedKey) -> bool:

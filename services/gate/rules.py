@@ -16,7 +16,7 @@ from schemas.plans import (
     PlanReleased,
     superseded_plans,
 )
-from services.common.signing import TrustStore, verify_decision
+from services.common.signing import TrustStore, check_signer
 
 APPROVING_ROLES = frozenset({"approver"})
 HIGH_RISK_HANDLING = frozenset({"hazmat", "cold_chain"})
@@ -102,21 +102,9 @@ def approvals_required(plan: PlanProposed) -> int:
 
 
 def _authenticate(decision: PlanDecided, trust: TrustStore, now: datetime) -> Outcome | None:
-    if not decision.signature:
-        return Outcome(Refusal.UNSIGNED, "decision carries no signature")
-    key = trust.keys.get(decision.key_id)
-    if key is None:
-        return Outcome(
-            Refusal.UNKNOWN_KEY, f"key {decision.key_id or '-'} is not in the trust store"
-        )
-    if key.operator_id != decision.operator_id:
-        return Outcome(Refusal.KEY_OPERATOR_MISMATCH, f"key belongs to {key.operator_id}")
-    if key.not_after is not None and key.not_after < now:
-        return Outcome(Refusal.KEY_EXPIRED, f"key expired at {key.not_after.isoformat()}")
-    if not verify_decision(decision, key):
-        return Outcome(Refusal.BAD_SIGNATURE, "signature does not verify for this decision")
-    if decision.role not in key.roles:
-        return Outcome(Refusal.ROLE_NOT_PERMITTED, f"key is not trusted for role {decision.role}")
+    refused = check_signer(decision, trust, now, "decision")
+    if refused is not None:
+        return Outcome(Refusal(refused[0]), refused[1])
     if decision.decision is Decision.APPROVE and decision.role not in APPROVING_ROLES:
         return Outcome(Refusal.ROLE_NOT_PERMITTED, f"role {decision.role} may not approve")
     return None

@@ -16,7 +16,7 @@ from typing import Any
 from schemas.orders import OrderParsed, OrderRejected, OrderReviewed, RejectionOutcome, text_sha256
 from schemas.topics import Topic
 from services.common.codec import DecodeError, decode
-from services.common.signing import TrustStore, verify_payload
+from services.common.signing import TrustStore, check_signer
 
 # Where held orders, and what people decided about them, can be read back.
 HISTORY_TOPICS = (Topic.ORDERS_REJECTED.value, Topic.ORDERS_PARSED.value)
@@ -83,18 +83,10 @@ OK = ReviewCheck(None)
 
 
 def _authenticate(review: OrderReviewed, trust: TrustStore, now: datetime) -> ReviewCheck:
-    if not review.signature:
-        return ReviewCheck(ReviewRefusal.UNSIGNED, "review carries no signature")
-    key = trust.keys.get(review.key_id)
-    if key is None:
-        return ReviewCheck(ReviewRefusal.UNKNOWN_KEY, f"key {review.key_id or '-'} not trusted")
-    if key.operator_id != review.operator_id:
-        return ReviewCheck(ReviewRefusal.KEY_OPERATOR_MISMATCH, f"key is {key.operator_id}'s")
-    if key.not_after is not None and key.not_after < now:
-        return ReviewCheck(ReviewRefusal.KEY_EXPIRED, f"key expired {key.not_after.isoformat()}")
-    if not verify_payload(review.signed_payload(), review.signature, key):
-        return ReviewCheck(ReviewRefusal.BAD_SIGNATURE, "signature does not verify")
-    if review.role not in key.roles or review.role not in REVIEW_ROLES:
+    refused = check_signer(review, trust, now, "review")
+    if refused is not None:
+        return ReviewCheck(ReviewRefusal(refused[0]), refused[1])
+    if review.role not in REVIEW_ROLES:
         return ReviewCheck(ReviewRefusal.ROLE_NOT_PERMITTED, f"role {review.role} may not review")
     return OK
 
