@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
 from rich.console import Console
 
 from services.common.settings import CommonSettings
+from services.common.signing import SigningKeyError, load_private
 
 T = TypeVar("T")
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -45,3 +47,11 @@ def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
 def key_path(state_dir: Path, operator: str) -> Path:
     """Where an operator's private key lives by default."""
     return state_dir / "keys" / f"{operator}.pem"
+
+
+def operator_key(operator: str, key: Path | None = None) -> Ed25519PrivateKey:
+    """The operator's private signing key (`key`, or their default file), or a clear error."""
+    try:
+        return load_private(key or key_path(settings().state_dir, operator))
+    except SigningKeyError as err:
+        fail(str(err))

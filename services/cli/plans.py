@@ -12,14 +12,14 @@ import typer
 from schemas.envelope import content_id, utcnow
 from schemas.plans import Decision, PlanDecided
 from schemas.topics import Topic
-from services.cli.context import console, fail, key_path, print_json, run, settings
+from services.cli.context import console, fail, operator_key, print_json, run, settings
 from services.cli.ledger import PlanView, find, load_ledger
 from services.cli.publishing import send
 from services.cli.routemap import render
 from services.cli.view import plans_table, show_plan
 from services.common.kafka import KafkaUnavailable
 from services.common.scenario import load_scenario
-from services.common.signing import SigningKeyError, load_private, sign_decision
+from services.common.signing import sign_decision
 from services.planner.diff import diff_plans
 from services.planner.diff import render as render_diff
 
@@ -157,11 +157,7 @@ def _decide(
         )
     if view.status != "pending":
         fail(f"plan {view.plan.plan_id} is already {view.status}; nothing to decide")
-    path = key or key_path(settings().state_dir, operator)
-    try:
-        private = load_private(path)
-    except SigningKeyError as err:
-        fail(str(err))
+    private = operator_key(operator, key)
     now = utcnow()
     unsigned = PlanDecided(
         message_id=content_id(

@@ -17,10 +17,10 @@ from schemas.orders import (
     text_sha256,
 )
 from schemas.topics import Topic
-from services.cli.context import console, fail, key_path, print_json, run, settings
+from services.cli.context import console, fail, operator_key, print_json, run, settings
 from services.cli.publishing import send
 from services.common.kafka import KafkaUnavailable, read_topics
-from services.common.signing import SigningKeyError, load_private, sign_review
+from services.common.signing import sign_review
 from services.parser.review import HISTORY_TOPICS, ReviewState, held_orders
 
 app = typer.Typer(help="Orders held for a person's safety review.", no_args_is_help=True)
@@ -102,10 +102,7 @@ def _decide(
     if len(matches) != 1:
         fail(f"{order_id!r} matches {len(matches)} held orders; `qm orders review` lists them")
     order = held[matches[0]]
-    try:
-        private = load_private(key_path(settings().state_dir, operator))
-    except SigningKeyError as err:
-        fail(str(err))
+    private = operator_key(operator)
     now = utcnow()
     unsigned = OrderReviewed(
         message_id=content_id("rev", order.order_id, operator, decision.value, now.isoformat()),
