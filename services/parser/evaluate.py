@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.scenario import Scenario, load_scenario
-from services.parser.interpret import Accepted, Clarify, Held, Outcome, Refused, Several, interpret
+from services.parser.interpret import Accepted, Clarify, Held, Outcome, Several, interpret
 
 Record = dict[str, Any]
 OUTCOMES = ("accepted", "clarify", "refused", "review", "split")
@@ -55,13 +55,11 @@ def to_record(outcome: Outcome) -> Record:
         }
     if isinstance(outcome, Clarify):
         return {"outcome": "clarify", "missing": list(outcome.missing), **flags}
-    kind = "review" if isinstance(outcome, Held) else "refused"
-    judged: Refused | Held = outcome
     return {
-        "outcome": kind,
-        "category": judged.category,
-        "layer": judged.layer,
-        "evidence": list(judged.evidence),
+        "outcome": "review" if isinstance(outcome, Held) else "refused",
+        "category": outcome.category,
+        "layer": outcome.layer,
+        "evidence": list(outcome.evidence),
         **flags,
     }
 
