@@ -45,11 +45,13 @@ def _clock(match: re.Match[str]) -> str:
     return _HOURS[match[1].lower()] + "00"
 
 
+_HOUR_HUNDRED = re.compile(rf"(?<![\w-])({_HOUR}){_SEP}hundred(?![\w-])", re.I)
+
+
 def _clock_after_time_word(text: str) -> str:
     """'by eighteen hundred' without a zone: a clock time only after a time word."""
-    pattern = re.compile(rf"(?<![\w-])({_HOUR}){_SEP}hundred(?![\w-])", re.I)
     out, last = [], 0
-    for match in pattern.finditer(text):
+    for match in _HOUR_HUNDRED.finditer(text):
         if _BEFORE_CLOCK.search(text[max(0, match.start() - 24) : match.start()]):
             out.append(text[last : match.start()])
             out.append(_clock(match))
