@@ -34,7 +34,7 @@ plan=$($QM plans wait --status pending --timeout "${QM_DEMO_TIMEOUT:-900}")
 $QM plans show "$plan"
 
 needed=$($QM plans show "$plan" --json | .venv/bin/python -c \
-  'import json,sys; d=json.load(sys.stdin); print(d["plan"]["approvals_required"])')
+  'import json,sys; d=json.load(sys.stdin); print(d["needed"])')
 step "Plan $plan is waiting for human approval"
 echo "Approve it (signs the plan hash with duty-officer's Ed25519 key; the gate verifies and releases):"
 echo "  .venv/bin/qm plans approve $plan --as duty-officer --reason \"routes checked\""

@@ -41,12 +41,53 @@ class RefusalCategory(StrEnum):
     USE_OF_FORCE = "use_of_force"
 
 
+class Submitter(BaseModel):
+    """A person's signed claim "I sent this order", carried from submission to the plan (v1.1).
+
+    It covers the order id and the SHA-256 of the exact text, so the claim cannot be moved to
+    other words or another order. The gate trusts who submitted an order only through this
+    signature, never through the typed `submitted_by`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: str = Field(min_length=1, max_length=128)
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    operator_id: str = Field(min_length=1, max_length=64)
+    role: str = Field(min_length=1, max_length=64)
+    signed_at: AwareDatetime
+    key_id: str = Field(default="", description="fingerprint of the signing public key")
+    signature: str = Field(default="", description="base64 Ed25519 signature of signed_payload()")
+
+    def signed_payload(self) -> dict[str, Any]:
+        """The canonical envelope that the signature covers."""
+        return {
+            "type": "qm.order-submission.v1",
+            "order_id": self.order_id,
+            "text_sha256": self.text_sha256,
+            "operator_id": self.operator_id,
+            "role": self.role,
+            "signed_at": self.signed_at.astimezone(UTC).isoformat(),
+            "key_id": self.key_id,
+        }
+
+
 class OrderSubmitted(Envelope):
     """A free-text supply order as a person wrote it."""
 
     order_id: str = Field(min_length=1, max_length=128)
     text: str = Field(min_length=1, max_length=20_000)
     submitted_by: str | None = Field(default=None, max_length=200)
+    submitter: Submitter | None = Field(
+        default=None, description="the sender's signature over this order (v1.1)"
+    )
+
+    def signed_submitter(self) -> Submitter | None:
+        """The signed claim if it is about this very order and text; None otherwise."""
+        claim = self.submitter
+        if claim is None or claim.order_id != self.order_id:
+            return None
+        return claim if claim.text_sha256 == text_sha256(self.text) else None
 
 
 class DemandLine(BaseModel):
@@ -70,6 +111,9 @@ class OrderParsed(Envelope):
     deliver_by: AwareDatetime | None = None
     requester: str | None = None
     submitted_by: str | None = None
+    submitter: Submitter | None = Field(
+        default=None, description="the sender's signed claim, checked against the text (v1.1)"
+    )
     text: str
     confidence: dict[str, float] = Field(default_factory=dict)
     flags: tuple[str, ...] = ()
@@ -94,6 +138,9 @@ class OrderRejected(Envelope):
     reasons: tuple[str, ...] = Field(min_length=1)
     text: str | None = None
     submitted_by: str | None = None
+    submitter: Submitter | None = Field(
+        default=None, description="the sender's signed claim, kept for a held order (v1.1)"
+    )
     flags: tuple[str, ...] = ()
     evidence: tuple[str, ...] = Field(
         default=(), description="sentences of the order that show a red line (v1.1)"

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.envelope import Envelope, sha256_hex
-from schemas.orders import DemandLine, Priority
+from schemas.orders import DemandLine, Priority, Submitter
 
 
 class _Frozen(BaseModel):
@@ -69,6 +69,11 @@ class PlanProposed(Envelope):
     plan_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     order_ids: tuple[str, ...] = Field(min_length=1)
     requested_by: tuple[str, ...] = ()
+    submitters: tuple[Submitter, ...] = Field(
+        default=(),
+        description="the senders' signed claims, one per order that had one (v1.1); the gate "
+        "verifies them itself and trusts no other statement of who asked",
+    )
     routes: tuple[Route, ...]
     unserved: tuple[Unserved, ...] = ()
     distance_km: float = Field(ge=0)
@@ -86,14 +91,16 @@ class PlanProposed(Envelope):
     def content(self) -> dict[str, Any]:
         """The part of the plan the hash covers: everything but the envelope and the hash.
 
-        `supersedes` joins the content only when set, so plans from before the field keep
-        their hashes.
+        `supersedes` and `submitters` join the content only when set, so plans from before
+        those fields keep their hashes.
         """
         content = self.model_dump(
             mode="json", exclude={"message_id", "occurred_at", "schema_version", "plan_hash"}
         )
         if content["supersedes"] is None:
             del content["supersedes"]
+        if not content["submitters"]:
+            del content["submitters"]
         return content
 
     def computed_hash(self) -> str:

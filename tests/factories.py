@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.envelope import content_id, utcnow
-from schemas.orders import DemandLine, Priority
+from schemas.orders import DemandLine, Priority, Submitter, text_sha256
 from schemas.plans import (
     Decision,
     PlanDecided,
@@ -18,10 +19,40 @@ from schemas.plans import (
     Stop,
     Unserved,
 )
-from services.common.signing import TrustStore, public_b64, sign_decision, trusted_key_for
+from services.common.scenario import load_scenario
+from services.common.settings import DEFAULT_SCENARIO
+from services.common.signing import (
+    TrustStore,
+    public_b64,
+    sign_decision,
+    sign_submission,
+    trusted_key_for,
+)
+from services.gate.rules import Policy
 
 # Real time, floored: handlers check expiry against the wall clock.
 NOW = utcnow().replace(second=0, microsecond=0)
+SCENARIO = load_scenario(DEFAULT_SCENARIO).scenario
+POLICY = Policy(SCENARIO)
+# The requester who signs the factory plans' orders; every factory trust store knows this key.
+CLERK = Ed25519PrivateKey.generate()
+
+
+def submitter(
+    order_id: str,
+    key: Ed25519PrivateKey = CLERK,
+    operator: str = "s4-clerk",
+    role: str = "requester",
+) -> Submitter:
+    """A sender's signed claim over an order (the text is a stand-in; only its hash travels)."""
+    claim = Submitter(
+        order_id=order_id,
+        text_sha256=text_sha256(f"text of {order_id}"),
+        operator_id=operator,
+        role=role,
+        signed_at=NOW,
+    )
+    return sign_submission(claim, key)
 
 
 def plan(
@@ -30,14 +61,16 @@ def plan(
     handling: tuple[str, ...] = (),
     requested_by: tuple[str, ...] = ("s4-clerk",),
     expires_in: timedelta = timedelta(hours=6),
+    signed: bool = True,
+    sku: str = "WATER-PALLET",
 ) -> PlanProposed:
-    """A one-route, one-stop plan with a correct hash."""
+    """A one-route, one-stop plan with a correct hash; its order signed by s4-clerk."""
     stop = Stop(
         order_id="ord-1",
         location="FOB-HALCYON",
         arrival=NOW + timedelta(hours=1),
         departure=NOW + timedelta(hours=1, minutes=20),
-        lines=(DemandLine(sku="WATER-PALLET", quantity=2, unit="pallet"),),
+        lines=(DemandLine(sku=sku, quantity=2, unit="pallet"),),
         priority=priority,
         handling=handling,
         load_kg=1900,
@@ -55,10 +88,11 @@ def plan(
     draft = PlanProposed(
         message_id="msg-x",
         occurred_at=NOW,
-        plan_id=content_id("plan", priority.value, handling),
+        plan_id=content_id("plan", priority.value, handling, sku, signed),
         plan_hash="0" * 64,
         order_ids=("ord-1",),
         requested_by=requested_by,
+        submitters=(submitter("ord-1"),) if signed else (),
         routes=(route,),
         distance_km=42.0,
         solver=SolverStats(
@@ -100,10 +134,11 @@ def trust(
     roles: tuple[str, ...] = ("approver",),
     not_after: datetime | None = None,
 ) -> TrustStore:
-    """A trust store holding each operator's key."""
+    """A trust store holding each operator's key, and the clerk who signs the orders."""
     store = TrustStore()
     for operator, key in keys.items():
         store.add(trusted_key_for(key, operator, operator, roles, not_after))
+    store.add(trusted_key_for(CLERK, "s4-clerk", "S4 clerk", ("requester",)))
     return store
 
 
@@ -112,7 +147,11 @@ def write_trust(store: TrustStore, state_dir: Path) -> Ed25519PrivateKey:
     admin = Ed25519PrivateKey.generate()
     store.sign(admin)
     store.save(state_dir / "trust" / "operators.json")
-    (state_dir / "trust" / "admin.pub").write_text(public_b64(admin.public_key()))
+    anchor = state_dir / "anchor" / "admin.pub"
+    anchor.parent.mkdir(parents=True, exist_ok=True)
+    anchor.write_text(public_b64(admin.public_key()))
+    os.chmod(anchor, 0o444)
+    os.chmod(anchor.parent, 0o555)  # noqa: S103 - a public key: anyone may read, nobody write
     return admin
 
 
@@ -158,6 +197,7 @@ def routed_plan(
         plan_hash="0" * 64,
         order_ids=tuple(sorted(served + unserved)),
         requested_by=("s4-clerk",),
+        submitters=tuple(submitter(o) for o in sorted(served)),
         routes=tuple(routes),
         unserved=tuple(
             Unserved(order_id=o, priority=Priority.ROUTINE, reason="fleet time or capacity")

@@ -46,6 +46,7 @@ from schemas.topics import Topic
 from services.cli.context import console
 from services.common.codec import DecodeError, decode, encode
 from services.common.kafka import ensure_topics, read_topics
+from services.common.scenario import Scenario, load_scenario
 from services.common.settings import CommonSettings
 from services.common.signing import (
     TrustStore,
@@ -259,6 +260,8 @@ class Harness:
             QM_KAFKA_STATE_DIR=str(workdir / "kafka"),
         )
         self.state = workdir / "state"
+        self.scenario = load_scenario(REPO / "deploy" / "scenarios" / "demo.yaml").scenario
+        self.trust = TrustStore()
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP": self.bootstrap,
@@ -396,7 +399,7 @@ class Harness:
             if plan.plan_id in self.approved and now - self.approved[plan.plan_id] < 30:
                 continue
             self.attempts[plan.plan_id] += 1
-            needed = approvals_required(plan)
+            needed = approvals_required(plan, self.scenario, self.trust, utcnow())
             for operator in APPROVERS[:needed]:
                 decision = self._decide(plan, operator, self.attempts[plan.plan_id])
                 out.append((Topic.PLANS_DECIDED, encode(decision), plan.plan_id))
@@ -430,9 +433,14 @@ class Harness:
         self.kafka("start")
         try:
             asyncio.run(ensure_topics(self.bootstrap, CommonSettings().partitions))
-            self.qm("keys", "admin-init")
+            secret = self.state / "admin.passphrase"  # a throwaway administrator for this run
+            secret.parent.mkdir(parents=True, exist_ok=True)
+            secret.write_text(uuid.uuid4().hex)
+            self.qm("keys", "admin-init", "--passphrase-file", str(secret))
             for operator in APPROVERS:
                 self.qm("keys", "create", "--operator", operator)
+            self.qm("keys", "sign-store", "--yes", "--passphrase-file", str(secret))
+            self.trust = TrustStore.load(self.state / "trust" / "operators.json")
             for service in SERVICES:
                 self.start(service)
             self._drive(began + limit_s)
@@ -534,7 +542,9 @@ class Harness:
         settings = CommonSettings(state_dir=self.state)
         store = load_verified_store(settings.trust_store, settings.admin_public_key)
         o.unverified_releases = sum(
-            1 for r in seen.releases if not _verified(r, seen.plans.get(r.plan_id), store)
+            1
+            for r in seen.releases
+            if not _verified(r, seen.plans.get(r.plan_id), store, self.scenario)
         )
 
 
@@ -558,7 +568,9 @@ def duplicate_proposals(plans: dict[str, PlanProposed], ids: set[str]) -> int:
     )
 
 
-def _verified(release: PlanReleased, proposed: PlanProposed | None, store: TrustStore) -> bool:
+def _verified(
+    release: PlanReleased, proposed: PlanProposed | None, store: TrustStore, scenario: Scenario
+) -> bool:
     """The release is of a proposed plan, unchanged, with enough approvals that all verify."""
     if proposed is None or proposed.plan_hash != release.plan_hash:
         return False
@@ -570,7 +582,7 @@ def _verified(release: PlanReleased, proposed: PlanProposed | None, store: Trust
         if "approver" not in key.roles or not verify_approval(release, approval, key):
             return False
         operators.add(approval.operator_id)
-    return len(operators) >= approvals_required(release.plan)
+    return len(operators) >= approvals_required(release.plan, scenario, store, release.occurred_at)
 
 
 def run_chaos(

@@ -16,7 +16,7 @@ from services.cli.context import console, fail, operator_key, print_json, run, s
 from services.cli.ledger import PlanView, find, load_ledger
 from services.cli.publishing import send
 from services.cli.routemap import render
-from services.cli.view import plans_table, show_plan
+from services.cli.view import gate_risk, needed, plans_table, show_plan
 from services.common.kafka import KafkaUnavailable
 from services.common.scenario import load_scenario
 from services.common.signing import sign_decision
@@ -102,6 +102,8 @@ def show(
             {
                 "status": view.status,
                 "plan": view.plan.model_dump(mode="json"),
+                "needed": needed(view.plan),
+                "gate_risk": list(gate_risk(view.plan)),
                 "approvers": view.approvers,
                 "superseded_by": view.superseded_by,
                 "release": view.release.model_dump(mode="json") if view.release else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -16,6 +16,9 @@ LocationKind = Literal[
     "depot", "fob", "cop", "hospital", "village", "camp", "airfield", "port", "checkpoint"
 ]
 Handling = Literal["hazmat", "cold_chain", "secure", "oversize"]
+# What makes an item need two distinct people to release it: the handling, or its supply class.
+TWO_PERSON_HANDLING = ("hazmat", "cold_chain", "secure")
+TWO_PERSON_CLASSES = frozenset({"V"})  # Class V: ammunition
 Unit = Literal["pallet", "case", "crate", "each", "gallon", "liter", "box", "unit"]
 _ID = r"^[A-Z0-9]+(-[A-Z0-9.]+)*$"
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -156,6 +159,21 @@ class Scenario(_Model):
     def operator_by_id(self) -> dict[str, Operator]:
         """Operators keyed by id."""
         return {op.id: op for op in self.operators}
+
+    def two_person_reasons(self, skus: Iterable[str]) -> tuple[str, ...]:
+        """Why these items need two distinct approvers, from this catalog alone: hazmat, cold
+        chain, secure handling, Class V, or an item the catalog does not know (fail closed)."""
+        found: set[str] = set()
+        for sku in skus:
+            item = self.item_by_sku.get(sku)
+            if item is None:
+                found.add("unknown_sku")
+                continue
+            found.update(h for h in item.handling if h in TWO_PERSON_HANDLING)
+            if item.class_ in TWO_PERSON_CLASSES:
+                found.add(f"class_{item.class_.lower()}")
+        order = [*TWO_PERSON_HANDLING, "class_v", "unknown_sku"]
+        return tuple(sorted(found, key=lambda r: order.index(r) if r in order else len(order)))
 
 
 def _unique(what: str, values: list[str]) -> None:

@@ -52,6 +52,11 @@ class CommonSettings(BaseSettings):
         default="PLAINTEXT",
         validation_alias=AliasChoices("QM_KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
     )
+    kafka_ssl_cafile: str = Field(
+        default="",
+        validation_alias=AliasChoices("QM_KAFKA_SSL_CAFILE", "kafka_ssl_cafile"),
+        description="PEM CA that signed the broker's certificate (SASL_SSL); empty: system trust",
+    )
     kafka_sasl_username: str = Field(
         default="",
         validation_alias=AliasChoices("QM_KAFKA_SASL_USERNAME", "kafka_sasl_username"),
@@ -68,17 +73,29 @@ class CommonSettings(BaseSettings):
         description="larger payloads are dead-lettered unread",
     )
 
+    trust_anchor: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QM_ADMIN_PUBLIC_KEY", "trust_anchor"),
+        description="the administrator public key the gate and parser pin, on a read-only mount "
+        "(default <state_dir>/anchor/admin.pub, made read-only by `qm keys admin-init`)",
+    )
+
     @property
     def trust_store(self) -> Path:
-        """Operator public keys the gate trusts."""
+        """Operator public keys the gate trusts, as last signed by the administrator."""
         return self.state_dir / "trust" / "operators.json"
+
+    @property
+    def pending_trust_store(self) -> Path:
+        """Changes to the trust store waiting for the administrator's review and signature."""
+        return self.state_dir / "trust" / "operators.pending.json"
 
     @property
     def admin_public_key(self) -> Path:
         """The administrator public key pinned by the gate; it must sign the trust store."""
-        return self.state_dir / "trust" / "admin.pub"
+        return self.trust_anchor or self.state_dir / "anchor" / "admin.pub"
 
     @property
     def admin_private_key(self) -> Path:
-        """The administrator's private key (local development; offline in production)."""
-        return self.state_dir / "keys" / "admin.pem"
+        """The administrator's encrypted private key (local development; offline in production)."""
+        return self.state_dir / "admin" / "admin.pem"

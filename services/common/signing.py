@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -16,12 +17,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.envelope import canonical_json
-from schemas.orders import OrderReviewed
+from schemas.orders import OrderReviewed, Submitter
 from schemas.plans import Approval, PlanDecided, PlanReleased
 
 
 class SigningKeyError(RuntimeError):
     """A key that cannot be created, read or used, with what to do next."""
+
+
+def normal_id(text: str) -> str:
+    """An identity as compared: NFKC, case-folded, every dash a hyphen, format characters and
+    surrounding space removed, so "Duty‐Officer" (U+2010), "DUTY-OFFICER" and "duty-officer"
+    are one person to every check."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = (
+        "-" if unicodedata.category(c) == "Pd" else c
+        for c in folded
+        if unicodedata.category(c) != "Cf"
+    )
+    return " ".join("".join(kept).split())
 
 
 class TrustedKey(BaseModel):
@@ -73,10 +87,45 @@ class TrustStore(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> TrustStore:
-        """Read the store; a missing file is an empty store."""
+        """Read the store strictly; a missing file is an empty store.
+
+        A JSON object with a key given twice is refused: a reviewer reading the file would see
+        one value and the signature could cover the other.
+        """
         if not path.exists():
             return cls()
-        return cls.model_validate_json(path.read_bytes())
+        try:
+            raw = json.loads(path.read_bytes(), object_pairs_hook=_no_duplicate_keys)
+        except ValueError as err:
+            raise UntrustedStoreError(f"{path} is not a valid trust store: {err}") from err
+        return cls.model_validate(raw)
+
+    def problems(self) -> list[str]:
+        """Why this store cannot be trusted as a list of people and their keys (empty if sound):
+        each entry is filed under its key's fingerprint, a public key is listed once, a person
+        (by name) has one operator id, operator ids stay distinct once normalised, and every
+        approver is named."""
+        found: list[str] = []
+        owner_of_key: dict[str, str] = {}
+        id_of_person: dict[str, str] = {}
+        exact_of: dict[str, str] = {}
+        for key_id, key in sorted(self.keys.items()):
+            fingerprint = _fingerprint(key.public_key)
+            if key_id != key.key_id or fingerprint != key_id:
+                found.append(f"{key_id} is filed under a key id that is not its key's fingerprint")
+            earlier = owner_of_key.setdefault(key.public_key, key_id)
+            if earlier != key_id:
+                found.append(f"{key_id} repeats the public key of {earlier}")
+            exact = exact_of.setdefault(normal_id(key.operator_id), key.operator_id)
+            if exact != key.operator_id:
+                found.append(f"operator ids {exact!r} and {key.operator_id!r} are the same id")
+            if "approver" in key.roles and not key.name.strip():
+                found.append(f"approver {key.operator_id} has no name: quorum counts persons")
+            if key.name.strip():
+                held = id_of_person.setdefault(normal_id(key.name), key.operator_id)
+                if held != key.operator_id:
+                    found.append(f"{key.name!r} is listed as both {held} and {key.operator_id}")
+        return found
 
     def save(self, path: Path) -> None:
         """Write the store atomically."""
@@ -88,6 +137,22 @@ class TrustStore(BaseModel):
     def add(self, key: TrustedKey) -> None:
         """Trust a key (replacing an earlier entry with the same id)."""
         self.keys[key.key_id] = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise ValueError(f"key {name!r} appears twice in one object")
+        out[name] = value
+    return out
+
+
+def _fingerprint(public_b64_text: str) -> str:
+    try:
+        return key_id_of(decode_public(public_b64_text))
+    except ValueError:
+        return "not-a-key"
 
 
 def public_raw(key: Ed25519PublicKey) -> bytes:
@@ -140,7 +205,7 @@ def decode_public(b64: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
 
 
-Signable = TypeVar("Signable", PlanDecided, OrderReviewed)
+Signable = TypeVar("Signable", PlanDecided, OrderReviewed, Submitter)
 
 
 def _sign(message: Signable, key: Ed25519PrivateKey) -> Signable:
@@ -158,6 +223,11 @@ def sign_decision(decision: PlanDecided, key: Ed25519PrivateKey) -> PlanDecided:
 def sign_review(review: OrderReviewed, key: Ed25519PrivateKey) -> OrderReviewed:
     """Return the safety review with key id and signature over its canonical signed payload."""
     return _sign(review, key)
+
+
+def sign_submission(submitter: Submitter, key: Ed25519PrivateKey) -> Submitter:
+    """Return the submitter's claim with key id and signature: this person sent this order."""
+    return _sign(submitter, key)
 
 
 class Signed(Protocol):
@@ -201,10 +271,13 @@ def verify_decision(decision: PlanDecided, key: TrustedKey) -> bool:
 
 
 def verify_approval(release: PlanReleased, approval: Approval, key: TrustedKey) -> bool:
-    """True when an approval carried by a release verifies for that exact plan."""
+    """True when an approval carried by a release verifies for that exact plan: the hash is
+    recomputed from the plan the release carries, so an edited release never verifies."""
     payload = approval.signed_payload(release.plan_id, release.plan_hash)
-    return release.plan.plan_hash == release.plan_hash and verify_payload(
-        payload, approval.signature, key
+    return (
+        release.plan.plan_hash == release.plan_hash
+        and release.plan.computed_hash() == release.plan_hash
+        and verify_payload(payload, approval.signature, key)
     )
 
 
@@ -237,6 +310,28 @@ def trusted_key_for(
     )
 
 
+def store_changes(before: TrustStore, after: TrustStore) -> list[str]:
+    """What signing `after` would change compared with `before`, one line per key, for the
+    administrator to read before signing."""
+    lines = []
+    for key_id in sorted(set(before.keys) | set(after.keys)):
+        old, new = before.keys.get(key_id), after.keys.get(key_id)
+        if old == new:
+            continue
+        if new is None:
+            assert old is not None
+            lines.append(f"- remove {key_id} ({old.operator_id}, {', '.join(old.roles)})")
+        elif old is None:
+            lines.append(
+                f"+ add {key_id} for {new.operator_id} ({new.name or 'no name'}) with roles "
+                f"{', '.join(new.roles)}, valid until {new.not_after or 'revoked'}"
+            )
+        else:
+            fields = sorted(k for k, v in new.model_dump().items() if old.model_dump()[k] != v)
+            lines.append(f"~ change {key_id} ({new.operator_id}): {', '.join(fields)}")
+    return lines
+
+
 def describe(store: TrustStore) -> str:
     """A JSON summary of the store for humans."""
     return json.dumps({k: v.operator_id for k, v in store.keys.items()}, indent=2)
@@ -246,9 +341,31 @@ class UntrustedStoreError(RuntimeError):
     """The trust store is missing its administrator's valid signature."""
 
 
+def writable_reason(path: Path) -> str | None:
+    """Why a trust anchor could be rewritten by whoever runs beside it, or None.
+
+    The anchor must sit on a read-only mount, or be a file without any write bit in a directory
+    without any write bit (what `qm keys admin-init` creates). On one machine the owner can
+    still chmod it back, which is a deliberate act; in a deployment it is a read-only mount.
+    """
+    target = path.resolve()
+    for where in (target, target.parent):
+        if os.statvfs(where).f_flag & os.ST_RDONLY:
+            return None
+        if where.stat().st_mode & 0o222:
+            kind = "file" if where == target else "directory"
+            return f"the anchor {kind} {where} is writable (mode {where.stat().st_mode & 0o777:o})"
+    return None
+
+
 def load_admin_public(path: Path) -> Ed25519PublicKey:
-    """The administrator's public key (base64 raw) that the gate pins."""
+    """The administrator's public key (base64 raw) that the gate pins, from a read-only place."""
     try:
+        problem = writable_reason(path)
+        if problem is not None:
+            raise UntrustedStoreError(
+                f"{problem}; mount it read-only or run `chmod a-w` on it and its directory"
+            )
         return decode_public(path.read_text().strip())
     except FileNotFoundError as err:
         raise UntrustedStoreError(
@@ -266,6 +383,9 @@ def load_verified_store(store_path: Path, admin_path: Path) -> TrustStore:
             f"{store_path} is not signed by the pinned administrator key; re-sign it with "
             "`qm keys sign-store`"
         )
+    problems = store.problems()
+    if problems:
+        raise UntrustedStoreError(f"{store_path} is signed but unsound: {'; '.join(problems)}")
     return store
 
 

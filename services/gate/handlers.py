@@ -15,9 +15,10 @@ from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
 from services.common.audit import ChainHead, append
 from services.common.broker import decode_or_dead_letter, publish, subscribe
+from services.common.scenario import load_scenario
 from services.common.signing import UntrustedStoreError, load_verified_store
 from services.gate import metrics
-from services.gate.rules import GateState, Outcome, Refusal, evaluate
+from services.gate.rules import GateState, Outcome, Policy, Refusal, Withdrawn, evaluate
 from services.gate.settings import GateSettings
 
 log = logging.getLogger("qm.gate")
@@ -31,6 +32,15 @@ class Gate:
         self.settings = settings
         self.broker = broker
         self.state = GateState()
+        # The gate's own catalog: which items need two people is never read from a plan.
+        self.policy = Policy(
+            load_scenario(settings.scenario).scenario,
+            max_lifetime=settings.max_lifetime,
+            clock_skew=settings.clock_skew,
+        )
+        # Where each decision was read (topic/partition/offset), to audit a later withdrawal
+        # under the record it came from, so a restart restores it as withdrawn.
+        self.sources: dict[str, str] = {}
         self._arrived: dict[str, asyncio.Event] = {}
         self.head = ChainHead()
         # Decision records already applied before a restart, and what came of them.
@@ -97,6 +107,7 @@ class Gate:
         if decision is None:
             return
         source = _source(msg)
+        self.sources[decision.message_id] = source
         kind = self.audited.get(source) if source else None
         # A release the trail recorded but that never reached Kafka (crash in between) is
         # re-evaluated below; everything else already applied is restored without judging again.
@@ -116,7 +127,9 @@ class Gate:
         except UntrustedStoreError as err:
             outcome = Outcome(Refusal.UNTRUSTED_STORE, str(err))
         else:
-            outcome = evaluate(self.state, decision, trust, utcnow())
+            outcome = evaluate(self.state, decision, trust, utcnow(), self.policy)
+        for gone in outcome.withdrawn:
+            await self._withdraw(gone)
         if kind is None:
             await self._audit(decision, outcome, source)
         if outcome.release is not None:
@@ -140,11 +153,25 @@ class Gate:
     def _restore(self, decision: PlanDecided, kind: AuditKind) -> None:
         """Re-apply a decision the trail says was already applied, without judging it again."""
         self.state.seen.add(decision.message_id)
-        if kind == "decision_recorded":
-            given = self.state.approvals.setdefault(decision.plan_id, {})
-            given[decision.operator_id] = (decision, decision.key_id)
+        if kind == "decision_recorded":  # judged again, like every approval, at the next one
+            self.state.approvals.setdefault(decision.plan_id, []).append(decision)
         elif kind == "plan_rejected":
             self.state.rejected.add(decision.plan_id)
+
+    async def _withdraw(self, gone: Withdrawn) -> None:
+        """Audit that an approval given earlier no longer counts, under its own record."""
+        decision = gone.decision
+        source = self.sources.get(decision.message_id, "")
+        await self._audit(decision, Outcome(gone.refusal, f"withdrawn: {gone.detail}"), source)
+        metrics.REFUSALS.labels(reason=gone.refusal.value).inc()
+        log.warning(
+            "approval %s on %s by %s no longer counts: %s (%s)",
+            decision.message_id,
+            decision.plan_id,
+            decision.operator_id,
+            gone.refusal.value,
+            gone.detail,
+        )
 
     async def _audit(self, decision: PlanDecided, outcome: Outcome, source: str) -> None:
         """Append the outcome to the hash-chained audit trail, once per decision record."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from schemas.envelope import content_id
@@ -16,10 +16,10 @@ from schemas.plans import (
     PlanReleased,
     superseded_plans,
 )
-from services.common.signing import TrustStore, check_signer
+from services.common.scenario import Scenario
+from services.common.signing import TrustedKey, TrustStore, check_signer, normal_id
 
 APPROVING_ROLES = frozenset({"approver"})
-HIGH_RISK_HANDLING = frozenset({"hazmat", "cold_chain"})
 
 
 class Refusal(StrEnum):
@@ -43,6 +43,19 @@ class Refusal(StrEnum):
     SUPERSEDED = "superseded"
     ORDER_ALREADY_RELEASED = "order_already_released"
     LOCK_VIOLATED = "lock_violated"
+    DECIDED_IN_FUTURE = "decided_in_future"
+    BAD_LIFETIME = "bad_lifetime"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    SAME_PERSON = "same_person"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the gate holds every decision to: its own catalog and its own clock limits."""
+
+    scenario: Scenario
+    max_lifetime: timedelta = timedelta(hours=12)
+    clock_skew: timedelta = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,8 @@ class GateState:
     """What the gate knows: proposed plans, verified approvals, final outcomes."""
 
     plans: dict[str, PlanProposed] = field(default_factory=dict)
-    approvals: dict[str, dict[str, tuple[PlanDecided, str]]] = field(default_factory=dict)
+    # Approvals given so far per plan, re-verified whenever another arrives and at release.
+    approvals: dict[str, list[PlanDecided]] = field(default_factory=dict)
     released: dict[str, PlanReleased] = field(default_factory=dict)
     rejected: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
@@ -82,6 +96,15 @@ class GateState:
 
 
 @dataclass(frozen=True)
+class Withdrawn:
+    """An approval given earlier that no longer counts, and why (audited under its own id)."""
+
+    decision: PlanDecided
+    refusal: Refusal
+    detail: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The gate's answer to one decision."""
 
@@ -90,27 +113,92 @@ class Outcome:
     release: PlanReleased | None = None
     rejected: bool = False
     pending: int = 0
+    withdrawn: tuple[Withdrawn, ...] = ()
 
 
-def approvals_required(plan: PlanProposed) -> int:
-    """Two distinct approvers for high-risk content, recomputed here rather than trusted."""
+def verified_submitters(plan: PlanProposed, trust: TrustStore, now: datetime) -> dict[str, str]:
+    """order id -> operator id, for the orders whose sender's signature verifies now with a
+    trusted key of that sender. Nothing else in the plan says who asked."""
+    verified: dict[str, str] = {}
+    for claim in plan.submitters:
+        if claim.order_id in plan.order_ids and check_signer(claim, trust, now, "order") is None:
+            verified[claim.order_id] = claim.operator_id
+    return verified
+
+
+def risk_reasons(
+    plan: PlanProposed, scenario: Scenario, trust: TrustStore, now: datetime
+) -> tuple[str, ...]:
+    """Why the plan needs two distinct people, recomputed by the gate: items from its own
+    catalog by SKU, urgent stops, and any served order whose sender is not authenticated."""
     stops = [stop for route in plan.routes for stop in route.stops]
-    risky = any(s.priority is Priority.URGENT for s in stops) or any(
-        HIGH_RISK_HANDLING.intersection(s.handling) for s in stops
-    )
-    return max(plan.approvals_required, 2 if risky else 1)
+    reasons = list(scenario.two_person_reasons(line.sku for s in stops for line in s.lines))
+    if any(s.priority is Priority.URGENT for s in stops):
+        reasons.append("urgent")
+    authenticated = verified_submitters(plan, trust, now)
+    if any(s.order_id not in authenticated for s in stops):
+        reasons.append("unauthenticated_submitter")
+    return tuple(reasons)
 
 
-def _authenticate(decision: PlanDecided, trust: TrustStore, now: datetime) -> Outcome | None:
+def approvals_required(
+    plan: PlanProposed, scenario: Scenario, trust: TrustStore, now: datetime
+) -> int:
+    """Two distinct persons for risky content; what the planner declares can only add."""
+    return max(plan.approvals_required, 2 if risk_reasons(plan, scenario, trust, now) else 1)
+
+
+def _authenticate(
+    decision: PlanDecided, trust: TrustStore, now: datetime, policy: Policy
+) -> Outcome | None:
     refused = check_signer(decision, trust, now, "decision")
     if refused is not None:
         return Outcome(Refusal(refused[0]), refused[1])
     if decision.decision is Decision.APPROVE and decision.role not in APPROVING_ROLES:
         return Outcome(Refusal.ROLE_NOT_PERMITTED, f"role {decision.role} may not approve")
+    return _check_times(decision, now, policy)
+
+
+def _check_times(decision: PlanDecided, now: datetime, policy: Policy) -> Outcome | None:
+    """A decision is made now (within the clock skew), ends after it is made, lives no longer
+    than the gate allows, and has not ended."""
+    if decision.decided_at > now + policy.clock_skew:
+        return Outcome(
+            Refusal.DECIDED_IN_FUTURE,
+            f"decided_at {decision.decided_at.isoformat()} is ahead of the gate's clock",
+        )
+    if decision.expires_at <= decision.decided_at:
+        return Outcome(Refusal.BAD_LIFETIME, "expires_at is not after decided_at")
+    if decision.expires_at - decision.decided_at > policy.max_lifetime:
+        hours = policy.max_lifetime.total_seconds() / 3600
+        return Outcome(Refusal.LIFETIME_TOO_LONG, f"a decision may live at most {hours:g} h")
+    if decision.expires_at < now:
+        return Outcome(Refusal.DECISION_EXPIRED, f"decision expired at {decision.expires_at}")
     return None
 
 
-def _check_plan(decision: PlanDecided, state: GateState, now: datetime) -> Outcome | None:
+def person_of(key: TrustedKey) -> str:
+    """Who holds a key, as the quorum counts people: the normalised name, else the id."""
+    return normal_id(key.name) if key.name.strip() else normal_id(key.operator_id)
+
+
+def _is_self_approval(
+    decision: PlanDecided, plan: PlanProposed, trust: TrustStore, now: datetime
+) -> bool:
+    """The approver sent one of the plan's orders: by a verified signature (compared as
+    persons), or by a typed name that matches once normalised (which can only block)."""
+    approver = trust.keys[decision.key_id]
+    me = {normal_id(decision.operator_id), person_of(approver)}
+    typed = {normal_id(name) for name in plan.requested_by}
+    senders = set(verified_submitters(plan, trust, now).values())
+    signed = {normal_id(s) for s in senders}
+    signed |= {person_of(k) for k in trust.keys.values() if k.operator_id in senders}
+    return bool(me & (typed | signed))
+
+
+def _check_plan(
+    decision: PlanDecided, state: GateState, trust: TrustStore, now: datetime
+) -> Outcome | None:
     plan = state.plans.get(decision.plan_id)
     if plan is None:
         return Outcome(Refusal.UNKNOWN_PLAN, f"no proposed plan {decision.plan_id}")
@@ -120,14 +208,12 @@ def _check_plan(decision: PlanDecided, state: GateState, now: datetime) -> Outco
         return Outcome(Refusal.ALREADY_RELEASED, "plan was already released")
     if decision.plan_id in state.rejected:
         return Outcome(Refusal.ALREADY_REJECTED, "plan was already rejected")
-    if decision.expires_at < now:
-        return Outcome(Refusal.DECISION_EXPIRED, f"decision expired at {decision.expires_at}")
     if decision.plan_id in state.superseded_by:
         newer = state.superseded_by[decision.plan_id]
         return Outcome(Refusal.SUPERSEDED, f"plan was superseded by {newer}; decide on that one")
     if plan.expires_at < now:
         return Outcome(Refusal.PLAN_EXPIRED, f"plan expired at {plan.expires_at}")
-    if decision.decision is Decision.APPROVE and decision.operator_id in plan.requested_by:
+    if decision.decision is Decision.APPROVE and _is_self_approval(decision, plan, trust, now):
         return Outcome(Refusal.SELF_APPROVAL, "an operator cannot approve their own order")
     if decision.decision is Decision.APPROVE:
         return _check_commitments(plan, state)
@@ -178,28 +264,74 @@ def _check_commitments(plan: PlanProposed, state: GateState) -> Outcome | None:
     return None
 
 
-def evaluate(state: GateState, decision: PlanDecided, trust: TrustStore, now: datetime) -> Outcome:
+def evaluate(
+    state: GateState, decision: PlanDecided, trust: TrustStore, now: datetime, policy: Policy
+) -> Outcome:
     """Apply one decision: refuse it with a reason, record it, or release the plan."""
     if decision.message_id in state.seen:
         return Outcome(Refusal.DUPLICATE, "decision already applied")
-    refused = _authenticate(decision, trust, now) or _check_plan(decision, state, now)
+    refused = _authenticate(decision, trust, now, policy) or _check_plan(
+        decision, state, trust, now
+    )
     if refused is not None:
         return refused
     state.seen.add(decision.message_id)
     if decision.decision is Decision.REJECT:
         state.rejected.add(decision.plan_id)
         return Outcome(rejected=True, detail=decision.reason)
-    given = state.approvals.setdefault(decision.plan_id, {})
-    if decision.operator_id in given or any(k == decision.key_id for _, k in given.values()):
-        return Outcome(Refusal.DUPLICATE, f"{decision.operator_id} already approved this plan")
-    given[decision.operator_id] = (decision, decision.key_id)
     plan = state.plans[decision.plan_id]
-    needed = approvals_required(plan)
-    if len(given) < needed:
-        return Outcome(pending=needed - len(given), detail=f"{len(given)}/{needed} approvals")
-    release = _release(plan, [d for d, _ in given.values()], now)
+    valid, withdrawn = _reverify(state.approvals.get(plan.plan_id, []), trust, now, policy)
+    state.approvals[plan.plan_id] = valid
+    repeated = _repeats(decision, valid, trust)
+    if repeated is not None:
+        return Outcome(repeated[0], repeated[1], withdrawn=withdrawn)
+    valid.append(decision)
+    needed = approvals_required(plan, policy.scenario, trust, now)
+    if len(valid) < needed:
+        return Outcome(
+            pending=needed - len(valid),
+            detail=f"{len(valid)}/{needed} approvals",
+            withdrawn=withdrawn,
+        )
+    release = _release(plan, valid, now)
     state.released[plan.plan_id] = release
-    return Outcome(release=release)
+    return Outcome(release=release, withdrawn=withdrawn)
+
+
+def _reverify(
+    given: list[PlanDecided], trust: TrustStore, now: datetime, policy: Policy
+) -> tuple[list[PlanDecided], tuple[Withdrawn, ...]]:
+    """Approvals given earlier, checked again against today's trust store and clock: a key
+    removed or expired since, or an approval that has run out, no longer counts."""
+    valid: list[PlanDecided] = []
+    withdrawn: list[Withdrawn] = []
+    for earlier in given:
+        refused = _authenticate(earlier, trust, now, policy)
+        if refused is None:
+            valid.append(earlier)
+        else:
+            assert refused.refusal is not None
+            withdrawn.append(Withdrawn(earlier, refused.refusal, refused.detail))
+    return valid, tuple(withdrawn)
+
+
+def _repeats(
+    decision: PlanDecided, given: list[PlanDecided], trust: TrustStore
+) -> tuple[Refusal, str] | None:
+    """The quorum counts distinct people and distinct public keys, not labels."""
+    key = trust.keys[decision.key_id]
+    for earlier in given:
+        other = trust.keys[earlier.key_id]
+        if normal_id(earlier.operator_id) == normal_id(decision.operator_id):
+            return Refusal.DUPLICATE, f"{decision.operator_id} already approved this plan"
+        if other.public_key == key.public_key:
+            return Refusal.DUPLICATE, f"this key already approved as {earlier.operator_id}"
+        if person_of(other) == person_of(key):
+            return (
+                Refusal.SAME_PERSON,
+                f"{decision.operator_id} is the same person as {earlier.operator_id}",
+            )
+    return None
 
 
 def _release(plan: PlanProposed, decisions: list[PlanDecided], now: datetime) -> PlanReleased:

@@ -149,6 +149,7 @@ class Parser:
             order_id=held.order_id,
             text=held.text or "",
             submitted_by=held.submitted_by,
+            submitter=held.submitter,
         )
         if review.decision is ReviewDecision.REFUSE:
             category = review.category or RefusalCategory.SURVEILLANCE
@@ -162,6 +163,7 @@ class Parser:
                     reasons=(f"safety review by {review.operator_id}: {review.reason}",),
                     text=held.text,
                     submitted_by=held.submitted_by,
+                    submitter=held.submitter,
                     flags=(*held.flags, f"reviewed:{review.message_id}"),
                     evidence=held.evidence,
                     decided_by=who,

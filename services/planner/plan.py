@@ -46,6 +46,7 @@ def make_plan(
         plan_hash=_PLACEHOLDER_HASH,
         order_ids=tuple(sorted(by_id)),
         requested_by=tuple(sorted({o.submitted_by for o in by_id.values() if o.submitted_by})),
+        submitters=tuple(o.submitter for _, o in sorted(by_id.items()) if o.submitter),
         routes=routes,
         unserved=_unserved(problem, solution, by_id),
         distance_km=round(sum(route.distance_km for route in routes), 3),
@@ -196,16 +197,7 @@ def exhausted_reason(problem: Problem, solution: Solution, k: int) -> str:
 
 
 def _risk(orders: Sequence[OrderParsed], scenario: Scenario) -> tuple[str, ...]:
-    """Why the plan needs two approvers: urgent orders, hazmat, or cold chain in the batch."""
-    handling = {
-        h
-        for order in orders
-        for line in order.lines
-        if line.sku in scenario.item_by_sku
-        for h in scenario.item_by_sku[line.sku].handling
-    }
-    risk = []
-    if any(order.priority is Priority.URGENT for order in orders):
-        risk.append("urgent")
-    risk.extend(h for h in ("hazmat", "cold_chain") if h in handling)
-    return tuple(risk)
+    """Why the plan needs two approvers: urgent orders, or items the catalog marks (hazmat,
+    cold chain, secure, Class V). The gate recomputes the catalog part itself."""
+    urgent = ("urgent",) if any(o.priority is Priority.URGENT for o in orders) else ()
+    return urgent + scenario.two_person_reasons(line.sku for o in orders for line in o.lines)

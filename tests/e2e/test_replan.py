@@ -35,7 +35,7 @@ def _pending_with(stack: Stack, order_ids: set[str]) -> dict[str, Any]:
 
 
 def _approve(stack: Stack, plan_id: str) -> None:
-    needed = stack.qm_json("plans", "show", plan_id)["plan"]["approvals_required"]
+    needed = stack.qm_json("plans", "show", plan_id)["needed"]
     for approver in ["duty-officer", "second-officer"][:needed]:
         stack.qm("plans", "approve", plan_id, "--as", approver, "--reason", "checked")
 
