@@ -10,6 +10,11 @@ from schemas.audit import AuditRecorded
 from schemas.orders import OrderParsed, OrderRejected, OrderReviewed, OrderSubmitted
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 
+# Topic-level retention that never deletes: no age limit, no size limit. Compaction would not do
+# either: the audit trail is a hash chain (every record links the one before), and every release is
+# evidence of what left the depot, not just the latest state of a plan.
+KEPT_FOREVER: dict[str, str] = {"retention.ms": "-1", "retention.bytes": "-1"}
+
 
 class Topic(StrEnum):
     """Kafka topics, named `<domain>.<event>.v<major>`."""
@@ -32,6 +37,16 @@ class Topic(StrEnum):
     def ordered(self) -> bool:
         """Topics that need one partition because their records form a single chain."""
         return self is Topic.AUDIT_EVENTS
+
+    @property
+    def kept_forever(self) -> bool:
+        """The release and audit history: created with KEPT_FOREVER, guarded by ACLs."""
+        return self in (Topic.PLANS_RELEASED, Topic.AUDIT_EVENTS)
+
+    @property
+    def config(self) -> dict[str, str]:
+        """Topic-level settings set at creation; empty means the broker's defaults."""
+        return dict(KEPT_FOREVER) if self.kept_forever else {}
 
 
 CONTRACTS: dict[Topic, type[BaseModel]] = {

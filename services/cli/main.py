@@ -6,12 +6,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from services.cli import acl, audit, bench, dlq, evaluate, keys, orders, plans, reviews
 from services.cli.chaos import chaos
-from services.cli.context import console, fail, run, settings
+from services.cli.context import console, err_console, fail, run, settings
 from services.cli.status import status
-from services.common.kafka import KafkaUnavailable, ensure_topics
+from services.common.kafka import (
+    KafkaUnavailable,
+    describe_topic_configs,
+    ensure_topics,
+    kept_forever_topics,
+    retention_drift,
+)
 from services.common.scenario import ScenarioError, load_scenario
 
 app = typer.Typer(
@@ -49,6 +56,23 @@ def create_topics(
         f"created {len(created)} topic(s) on {common.kafka_bootstrap}: "
         f"{', '.join(created) or 'all existed'}"
     )
+    _warn_about_retention(common.kafka_bootstrap)
+
+
+def _warn_about_retention(bootstrap: str) -> None:
+    """Existing topics are never altered here; a release or audit topic that would lose its
+    history is named, with the command that fixes it."""
+    try:
+        configs = run(describe_topic_configs(bootstrap, kept_forever_topics()))
+    except Exception as err:  # e.g. a principal without DESCRIBE_CONFIGS
+        err_console.print(
+            f"[bold yellow]warning:[/] could not check the retention of "
+            f"{', '.join(kept_forever_topics())} ({escape(f'{type(err).__name__}: {err}')}); run "
+            "`qm topics create` as qm-admin or the super user to check it"
+        )
+        return
+    for drift in retention_drift(configs):
+        err_console.print(f"[bold yellow]warning:[/] {escape(drift.warning(bootstrap))}")
 
 
 @scenario_app.command("check")

@@ -1,15 +1,18 @@
-"""Direct aiokafka use: idempotent topic creation and reading a topic from the start."""
+"""Direct aiokafka use: idempotent topic creation, retention checks, reading topics back."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from schemas.topics import Topic
 from services.common.security import aiokafka_security_kwargs, kafka_security
@@ -26,9 +29,18 @@ def all_topics() -> list[str]:
     return [t.value for t in Topic] + [t.dlq for t in Topic]
 
 
-async def ensure_topics(bootstrap: str, partitions: int, topics: Iterable[str] = ()) -> list[str]:
-    """Create missing topics (idempotent); return the names that were created."""
-    wanted = list(topics) or all_topics()
+def topic_config(name: str) -> dict[str, str]:
+    """The topic-level settings a topic is created with (dead-letter topics: broker defaults)."""
+    return next((t.config for t in Topic if t.value == name), {})
+
+
+def kept_forever_topics() -> list[str]:
+    """The topics whose retention must stay unlimited (the release and audit history)."""
+    return [t.value for t in Topic if t.kept_forever]
+
+
+@asynccontextmanager
+async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         request_timeout_ms=15_000,
@@ -38,14 +50,37 @@ async def ensure_topics(bootstrap: str, partitions: int, topics: Iterable[str] =
         await admin.start()
     except KafkaConnectionError as err:
         raise KafkaUnavailable(
-            f"cannot reach Kafka at {bootstrap}; start it with `make up` or set KAFKA_BOOTSTRAP"
+            f"cannot reach Kafka at {bootstrap}; start it with `make up` or set KAFKA_BOOTSTRAP "
+            "(over SASL_SSL also check QM_KAFKA_SSL_CAFILE names the broker's CA)"
         ) from err
     try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(bootstrap: str, partitions: int, topics: Iterable[str] = ()) -> list[str]:
+    """Create missing topics (idempotent); return the names that were created.
+
+    Topics that already exist are left as they are, whatever their settings: `retention_drift`
+    reports a kept-forever topic whose retention is not unlimited (changing it is for the super
+    user, whom the ACLs alone allow to alter those topics).
+    """
+    wanted = list(topics) or all_topics()
+    async with _admin(bootstrap) as admin:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
             ordered = {t.value for t in Topic if t.ordered}
-            new = [NewTopic(name, 1 if name in ordered else partitions, 1) for name in missing]
+            new = [
+                NewTopic(
+                    name,
+                    1 if name in ordered else partitions,
+                    1,
+                    topic_configs=topic_config(name),
+                )
+                for name in missing
+            ]
             response = await admin.create_topics(new)
             # Errors come back per topic; "already exists" means another process won the race.
             failed = [
@@ -59,8 +94,65 @@ async def ensure_topics(bootstrap: str, partitions: int, topics: Iterable[str] =
                     "broker log and this principal's ACLs"
                 )
         return missing
-    finally:
-        await admin.close()
+
+
+@dataclass(frozen=True)
+class RetentionDrift:
+    """A kept-forever topic whose retention settings are not the ones it must have."""
+
+    topic: str
+    found: dict[str, str]  # setting → value on the broker, for the settings that differ
+
+    def warning(self, bootstrap: str) -> str:
+        """What is wrong and what to run (as the super user: the ACLs deny everyone else)."""
+        found = ", ".join(f"{k}={v}" for k, v in sorted(self.found.items()))
+        wanted = ",".join(f"{k}={v}" for k, v in sorted(topic_config(self.topic).items()))
+        return (
+            f"topic {self.topic} already exists with {found}, so the broker will delete its "
+            f"history; it was left unchanged. As the broker super user run: kafka-configs.sh "
+            f"--bootstrap-server {bootstrap} --command-config <super-user.properties> --alter "
+            f"--entity-type topics --entity-name {self.topic} --add-config {wanted}"
+        )
+
+
+def retention_drift(
+    configs: Mapping[str, Mapping[str, str]], topics: Iterable[str] | None = None
+) -> list[RetentionDrift]:
+    """The kept-forever topics (present in `configs`) whose settings differ from topic_config."""
+    drifts = []
+    for topic in kept_forever_topics() if topics is None else topics:
+        if topic not in configs:
+            continue  # not created (yet): ensure_topics creates it with the right settings
+        wanted = topic_config(topic)
+        found = {k: configs[topic].get(k, "<unset>") for k, v in wanted.items()}
+        differing = {k: v for k, v in found.items() if v != wanted[k]}
+        if differing:
+            drifts.append(RetentionDrift(topic, differing))
+    return drifts
+
+
+def config_values(responses: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """topic → {setting: value} from aiokafka DescribeConfigs responses; refusals raise."""
+    out: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for error_code, error_message, _type, name, entries, *_ in response.resources:
+            if error_code:
+                raise for_code(error_code)(f"{name}: {error_message or ''}".rstrip(": "))
+            out[name] = {entry[0]: entry[1] for entry in entries}
+    return out
+
+
+async def describe_topic_configs(
+    bootstrap: str, topics: Iterable[str]
+) -> dict[str, dict[str, str]]:
+    """Each existing topic's effective settings (needs DESCRIBE_CONFIGS on it)."""
+    async with _admin(bootstrap) as admin:
+        existing = set(await admin.list_topics())
+        names = [t for t in topics if t in existing]
+        if not names:
+            return {}
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        return config_values(await admin.describe_configs(resources))
 
 
 @dataclass(frozen=True)
