@@ -21,13 +21,22 @@
 #   QM_CACHE_DIR              jar cache                (default $HOME/.cache/quartermaster)
 #
 # SASL/ACL mode (QM_KAFKA_SASL=1): the same commands run a second, separate broker from
-# server-sasl.properties.in: SASL_PLAINTEXT + SASL/PLAIN, StandardAuthorizer, super user `admin`,
-# nothing allowed without an ACL (deploy/kafka/acls.md). Its defaults differ so it never collides
-# with the plaintext broker: QM_KAFKA_PORT 19292, QM_KAFKA_CONTROLLER_PORT 19293, QM_KAFKA_STATE_DIR
-# <repo>/.run/kafka-sasl.
+# server-sasl.properties.in: SASL_SSL (TLS + SASL/PLAIN) for every client, StandardAuthorizer,
+# super user `admin`, nothing allowed without an ACL (deploy/kafka/acls.md). Its defaults differ so
+# it never collides with the plaintext broker: QM_KAFKA_PORT 19292, QM_KAFKA_CONTROLLER_PORT 19293,
+# QM_KAFKA_STATE_DIR <repo>/.run/kafka-sasl.
 #   QM_KAFKA_SASL_USERS       space-separated name=password pairs the broker accepts; must include
 #                             admin (default: dev-only passwords `<name>-dev` for admin, qm-parser,
-#                             qm-planner, qm-gate, qm-operator)
+#                             qm-planner, qm-gate, qm-operator, qm-admin)
+#   TLS: on first start deploy/kafka/certs.sh makes, with Java's keytool, a local CA and a broker
+#   certificate (SAN localhost, 127.0.0.1) in <state dir>/tls/ (never in git; `reset` deletes them,
+#   the next start makes new ones). There is no plaintext client listener. Clients verify the broker
+#   against the CA, e.g.:
+#     QM_KAFKA_SECURITY_PROTOCOL=SASL_SSL QM_KAFKA_SSL_CAFILE=.run/kafka-sasl/tls/ca.pem \
+#     QM_KAFKA_SASL_USERNAME=qm-admin QM_KAFKA_SASL_PASSWORD=qm-admin-dev \
+#     KAFKA_BOOTSTRAP=127.0.0.1:19292 .venv/bin/qm topics create
+#   A client without that CA (system trust only), or speaking PLAINTEXT or SASL_PLAINTEXT, cannot
+#   connect (tests/e2e/test_acls.py shows both).
 set -euo pipefail
 
 KAFKA_VERSION="4.1.1"
@@ -41,7 +50,7 @@ if [[ "$SASL" == "1" ]]; then
     CONTROLLER_PORT="${QM_KAFKA_CONTROLLER_PORT:-19293}"
     STATE_DIR="${QM_KAFKA_STATE_DIR:-$REPO_ROOT/.run/kafka-sasl}"
     PROPS_TEMPLATE="$SCRIPT_DIR/server-sasl.properties.in"
-    SASL_USERS="${QM_KAFKA_SASL_USERS:-admin=admin-dev qm-parser=qm-parser-dev qm-planner=qm-planner-dev qm-gate=qm-gate-dev qm-operator=qm-operator-dev}"
+    SASL_USERS="${QM_KAFKA_SASL_USERS:-admin=admin-dev qm-parser=qm-parser-dev qm-planner=qm-planner-dev qm-gate=qm-gate-dev qm-operator=qm-operator-dev qm-admin=qm-admin-dev}"
 else
     PORT="${QM_KAFKA_PORT:-19092}"
     CONTROLLER_PORT="${QM_KAFKA_CONTROLLER_PORT:-19093}"
@@ -64,6 +73,7 @@ SERVER_LOG="$LOGS_DIR/server.log"
 OUT_FILE="$STATE_DIR/kafka.out"
 PID_FILE="$STATE_DIR/kafka.pid"
 LOG4J_CONFIG="$SCRIPT_DIR/log4j2.properties"
+TLS_DIR="$STATE_DIR/tls"
 BOOTSTRAP="127.0.0.1:$PORT"
 
 log() { printf 'kafka: %s\n' "$*"; }
@@ -195,6 +205,19 @@ java_opts() {
         -cp "$LIBS_DIR/*"
 }
 
+# The SASL broker's CA and certificate, made once into the state dir by certs.sh.
+ensure_tls() {
+    [[ "$SASL" == "1" ]] || return 0
+    command -v keytool >/dev/null 2>&1 || die "keytool not found on PATH; it ships with Java 17+ (put the JDK/JRE's bin first on PATH) and makes the SASL_SSL broker's certificates."
+    "$SCRIPT_DIR/certs.sh" "$TLS_DIR" || die "could not make the broker's TLS certificates in $TLS_DIR (see above); run '$0 reset' and start again."
+    [[ -s "$TLS_DIR/store.password" ]] || die "$TLS_DIR/store.password is missing or empty; run '$0 reset' to make new certificates."
+}
+
+tls_password() {
+    [[ "$SASL" == "1" ]] || return 0
+    cat "$TLS_DIR/store.password"
+}
+
 render_props() {
     mkdir -p "$DATA_DIR" "$LOGS_DIR"
     local tmp="$PROPS_FILE.tmp"
@@ -205,6 +228,8 @@ render_props() {
             -e "s|@LOG_DIR@|$DATA_DIR|g" \
             -e "s|@ADMIN_PASSWORD@|$(sasl_password admin)|g" \
             -e "s|@JAAS_USERS@|$(jaas_users)|g" \
+            -e "s|@TLS_DIR@|$TLS_DIR|g" \
+            -e "s|@TLS_PASSWORD@|$(tls_password)|g" \
             "$PROPS_TEMPLATE" >"$tmp"
     )
     mv "$tmp" "$PROPS_FILE"
@@ -293,6 +318,7 @@ cmd_start() {
     done
     mkdir -p "$STATE_DIR"
     rm -f "$PID_FILE"
+    ensure_tls
     render_props
     format_storage
 

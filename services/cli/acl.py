@@ -9,6 +9,7 @@ import typer
 
 from services.cli.context import console, fail, run, settings
 from services.common.acls import apply_acls, markdown_table
+from services.common.security import SecurityConfigError, tls_context
 
 app = typer.Typer(help="Kafka authorisation: one principal per service.", no_args_is_help=True)
 
@@ -23,12 +24,21 @@ def show() -> None:
 def apply(
     admin_user: Annotated[str, typer.Option(envvar="QM_KAFKA_ADMIN_USER")] = "admin",
 ) -> None:
-    """Create the ACL set on the cluster (idempotent); needs QM_KAFKA_ADMIN_PASSWORD."""
+    """Create the ACL set on the cluster (idempotent); needs QM_KAFKA_ADMIN_PASSWORD.
+
+    Over SASL_SSL when QM_KAFKA_SECURITY_PROTOCOL says so (CA from QM_KAFKA_SSL_CAFILE).
+    """
     password = os.environ.get("QM_KAFKA_ADMIN_PASSWORD", "")
     if not password:
         fail("set QM_KAFKA_ADMIN_PASSWORD to the broker super user's password")
     try:
-        count = run(apply_acls(settings().kafka_bootstrap, admin_user, password))
+        context = tls_context()
+    except SecurityConfigError as err:
+        fail(str(err))
+    try:
+        count = run(
+            apply_acls(settings().kafka_bootstrap, admin_user, password, ssl_context=context)
+        )
     except Exception as err:  # the broker's refusal or absence, said in one line
         fail(f"could not apply ACLs on {settings().kafka_bootstrap}: {err}")
     console.print(f"{count} ACL bindings in place")

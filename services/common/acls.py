@@ -4,7 +4,10 @@ One principal per service: each may read what it consumes, write what it produce
 project's topics (so start-up topic checks find them and create nothing); nothing else. Only the
 gate writes releases; only operators write decisions and submitted orders; the parser and planner
 additionally carry explicit DENY entries on the decision and release topics, which win over any
-ALLOW added later by mistake. deploy/kafka/acls.md shows this set as a table (`markdown_table`).
+ALLOW added later by mistake. The release and audit topics are kept forever (schemas.topics): every
+principal is explicitly denied changing their configuration (retention), deleting them or their
+records, and adding partitions, so only the broker's super user (ACLs do not apply to it) can.
+deploy/kafka/acls.md shows this set as a table (`markdown_table`).
 
 aiokafka 0.14's admin client has no create/describe ACL methods, but its protocol module defines
 the CreateAcls and DescribeAcls requests (v1, which Kafka 4 still serves); they are sent through the
@@ -103,6 +106,16 @@ PRINCIPALS = (PARSER, PLANNER, GATE, OPERATOR, ADMIN)
 def project_topics() -> list[str]:
     """Every topic the system uses, dead-letter topics included."""
     return [t.value for t in Topic] + [t.dlq for t in Topic]
+
+
+def protected_topics() -> list[str]:
+    """The release and audit history: no principal may shorten, delete or reshape it."""
+    return [t.value for t in Topic if t.kept_forever]
+
+
+# ALTER_CONFIGS would let retention delete the history, DELETE removes the topic or its records
+# (DeleteRecords), ALTER adds partitions (a second audit partition breaks the single hash chain).
+PROTECTED_OPERATIONS = (Operation.ALTER_CONFIGS, Operation.DELETE, Operation.ALTER)
 
 
 @dataclass(frozen=True)
@@ -210,9 +223,17 @@ def acls_for(principal: str, grant: Grant) -> list[Acl]:
     if grant.manage_topics:
         for t in project_topics():
             out += [
-                _topic(principal, t, op)
-                for op in (Operation.CREATE, Operation.DESCRIBE_CONFIGS, Operation.ALTER_CONFIGS)
+                _topic(principal, t, Operation.CREATE),
+                _topic(principal, t, Operation.DESCRIBE_CONFIGS),
             ]
+            if t not in protected_topics():
+                out.append(_topic(principal, t, Operation.ALTER_CONFIGS))
+    # For every principal, whatever its grant: an ALLOW added later by mistake still loses.
+    out += [
+        _topic(principal, t, op, Permission.DENY)
+        for t in protected_topics()
+        for op in PROTECTED_OPERATIONS
+    ]
     return out
 
 
@@ -244,6 +265,31 @@ def allowed(acls: Iterable[Acl], principal: str, op: Operation, topic: str) -> b
     return any(a.permission is Permission.ALLOW for a in matching)
 
 
+def _ops_on_topics(
+    topics: list[Acl], permission: Permission, ops: Iterable[Operation]
+) -> list[str]:
+    """Phrases "OP, OP on <topics>", one per distinct topic list; "every project topic [except]"."""
+    wanted = set(ops)
+    by_op: dict[Operation, list[str]] = {}
+    for a in topics:
+        if a.permission is permission and a.operation in wanted:
+            by_op.setdefault(a.operation, []).append(a.name)
+    by_names: dict[tuple[str, ...], list[str]] = {}
+    for op, op_topics in sorted(by_op.items()):
+        by_names.setdefault(tuple(op_topics), []).append(op.name)
+    phrases = []
+    for names, op_names in by_names.items():
+        missing = [t for t in project_topics() if t not in names]
+        if not missing:
+            where = "every project topic"
+        elif len(missing) < len(names):
+            where = "every project topic except " + ", ".join(f"`{n}`" for n in missing)
+        else:
+            where = ", ".join(f"`{n}`" for n in names)
+        phrases.append(f"{', '.join(op_names)} on {where}")
+    return phrases
+
+
 def markdown_table(acls: Mapping[str, list[Acl]] | None = None) -> str:
     """The topic/group/cluster permissions per principal as a Markdown table (deploy/kafka/acls.md).
 
@@ -251,13 +297,15 @@ def markdown_table(acls: Mapping[str, list[Acl]] | None = None) -> str:
     """
     acls = production_acls() if acls is None else acls
     lines = [
-        "| principal | READ topics | WRITE topics | DENY WRITE topics | groups | administration |",
-        "|---|---|---|---|---|---|",
+        "| principal | READ topics | WRITE topics | DENY WRITE topics | groups | administration "
+        "| DENY administration |",
+        "|---|---|---|---|---|---|---|",
     ]
 
     def cell(items: Iterable[str]) -> str:
         return ", ".join(f"`{i}`" for i in items) or "—"
 
+    managing = (Operation.CREATE, Operation.ALTER_CONFIGS, Operation.DESCRIBE_CONFIGS)
     for principal, entries in acls.items():
         topics = [a for a in entries if a.resource_type is ResourceType.TOPIC]
         reads = [a.name for a in topics if a.operation is Operation.READ]
@@ -266,7 +314,11 @@ def markdown_table(acls: Mapping[str, list[Acl]] | None = None) -> str:
             for a in topics
             if a.operation is Operation.WRITE and a.permission is Permission.ALLOW
         ]
-        denied = [a.name for a in topics if a.permission is Permission.DENY]
+        denied = [
+            a.name
+            for a in topics
+            if a.operation is Operation.WRITE and a.permission is Permission.DENY
+        ]
         groups = [
             f"{a.name} ({a.operation.name})"
             for a in entries
@@ -276,17 +328,13 @@ def markdown_table(acls: Mapping[str, list[Acl]] | None = None) -> str:
         cluster = [a.operation.name for a in entries if a.resource_type is ResourceType.CLUSTER]
         if cluster:
             admin.append("cluster " + ", ".join(cluster))
-        managed = {
-            a.operation.name
-            for a in topics
-            if a.operation
-            in (Operation.CREATE, Operation.ALTER_CONFIGS, Operation.DESCRIBE_CONFIGS)
-        }
-        if managed:
-            admin.append(", ".join(sorted(managed)) + " on every project topic")
+        admin += _ops_on_topics(topics, Permission.ALLOW, managing)
+        denied_admin = _ops_on_topics(
+            topics, Permission.DENY, (op for op in Operation if op is not Operation.WRITE)
+        )
         lines.append(
             f"| `{principal}` | {cell(reads)} | {cell(writes)} | {cell(denied)} | {cell(groups)} "
-            f"| {'; '.join(admin) or '—'} |"
+            f"| {'; '.join(admin) or '—'} | {'; '.join(denied_admin) or '—'} |"
         )
     return "\n".join(lines)
 

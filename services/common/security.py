@@ -4,6 +4,11 @@
 need `QM_KAFKA_SASL_USERNAME` and `QM_KAFKA_SASL_PASSWORD`. A username without a protocol means
 SASL_PLAINTEXT. The same object configures the FastStream broker (`KafkaBroker(security=...)`) and,
 through `aiokafka_security_kwargs`, the direct aiokafka admin, consumer and producer clients.
+
+Over SASL_SSL the broker's certificate is verified, hostname included, against the PEM CA file
+`QM_KAFKA_SSL_CAFILE` (deploy/kafka/kafka.sh writes its local CA to <state dir>/tls/ca.pem), or the
+system trust store when unset. A CA file with any other protocol is refused: it would read as if
+the connection were encrypted when it is not.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from faststream.security import SASLPlaintext
 PROTOCOL_ENV = "QM_KAFKA_SECURITY_PROTOCOL"
 USERNAME_ENV = "QM_KAFKA_SASL_USERNAME"
 PASSWORD_ENV = "QM_KAFKA_SASL_PASSWORD"  # noqa: S105 - the variable's name, not a password
+CAFILE_ENV = "QM_KAFKA_SSL_CAFILE"
 
 PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
 
@@ -27,11 +33,8 @@ class SecurityConfigError(ValueError):
     """The Kafka security environment variables do not make a usable configuration."""
 
 
-def kafka_security(env: Mapping[str, str] | None = None) -> SASLPlaintext | None:
-    """The SASL/PLAIN security for the configured principal, or None for a plaintext broker."""
-    env = os.environ if env is None else env
+def _protocol(env: Mapping[str, str]) -> str:
     username = env.get(USERNAME_ENV, "")
-    password = env.get(PASSWORD_ENV, "")
     protocol = env.get(PROTOCOL_ENV, "").strip().upper() or (
         "SASL_PLAINTEXT" if username else "PLAINTEXT"
     )
@@ -39,6 +42,42 @@ def kafka_security(env: Mapping[str, str] | None = None) -> SASLPlaintext | None
         raise SecurityConfigError(
             f"{PROTOCOL_ENV}={protocol!r} is not supported; use one of {', '.join(PROTOCOLS)}"
         )
+    if env.get(CAFILE_ENV, "") and protocol != "SASL_SSL":
+        raise SecurityConfigError(
+            f"{CAFILE_ENV} is set but {PROTOCOL_ENV} is {protocol}, which does not use TLS; "
+            f"set {PROTOCOL_ENV}=SASL_SSL, or unset {CAFILE_ENV}"
+        )
+    return protocol
+
+
+def tls_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext | None:
+    """The verifying TLS context for SASL_SSL (CA file or system trust), None without TLS."""
+    env = os.environ if env is None else env
+    if _protocol(env) != "SASL_SSL":
+        return None
+    cafile = env.get(CAFILE_ENV, "")
+    if cafile and not os.path.isfile(cafile):
+        raise SecurityConfigError(
+            f"{CAFILE_ENV}={cafile} is not a file; point it at the PEM certificate of the CA that "
+            "signed the broker's certificate (local SASL broker: <state dir>/tls/ca.pem, made "
+            "by `QM_KAFKA_SASL=1 deploy/kafka/kafka.sh start`)"
+        )
+    try:
+        # create_default_context verifies the chain and the hostname (CERT_REQUIRED).
+        return ssl.create_default_context(cafile=cafile or None)
+    except ssl.SSLError as err:
+        raise SecurityConfigError(
+            f"{CAFILE_ENV}={cafile} holds no usable PEM CA certificate ({err}); "
+            "export the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)"
+        ) from err
+
+
+def kafka_security(env: Mapping[str, str] | None = None) -> SASLPlaintext | None:
+    """The SASL/PLAIN security for the configured principal, or None for a plaintext broker."""
+    env = os.environ if env is None else env
+    username = env.get(USERNAME_ENV, "")
+    password = env.get(PASSWORD_ENV, "")
+    protocol = _protocol(env)
     if protocol == "PLAINTEXT":
         if username or password:
             raise SecurityConfigError(
@@ -51,10 +90,9 @@ def kafka_security(env: Mapping[str, str] | None = None) -> SASLPlaintext | None
             f"{PROTOCOL_ENV}={protocol} needs {USERNAME_ENV} and {PASSWORD_ENV} "
             "(the service's Kafka principal and its password)"
         )
-    if protocol == "SASL_SSL":
-        return SASLPlaintext(
-            username, password, ssl_context=ssl.create_default_context(), use_ssl=True
-        )
+    context = tls_context(env)
+    if context is not None:
+        return SASLPlaintext(username, password, ssl_context=context, use_ssl=True)
     return SASLPlaintext(username, password)
 
 

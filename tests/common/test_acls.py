@@ -3,6 +3,7 @@ and Kafka client security from the environment."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from services.common.acls import (
     PARSER,
     PLANNER,
     PRINCIPALS,
+    PROTECTED_OPERATIONS,
     Acl,
     Operation,
     PatternType,
@@ -26,10 +28,30 @@ from services.common.acls import (
     markdown_table,
     production_acls,
     project_topics,
+    protected_topics,
 )
-from services.common.security import SecurityConfigError, aiokafka_security_kwargs, kafka_security
+from services.common.security import (
+    SecurityConfigError,
+    aiokafka_security_kwargs,
+    kafka_security,
+    tls_context,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "acls.md"
+# A self-signed CA certificate (no key kept): what QM_KAFKA_SSL_CAFILE points at.
+TEST_CA_PEM = """\
+-----BEGIN CERTIFICATE-----
+MIIBgTCCASegAwIBAgIUTqjUQ5Gk/5nqnlQWrzaDglHiYdswCgYIKoZIzj0EAwIw
+FTETMBEGA1UEAwwKcW0gdGVzdCBDQTAgFw0yNjEyMDQyMTI1MDJaGA8yMTI2MTEx
+MDIxMjUwMlowFTETMBEGA1UEAwwKcW0gdGVzdCBDQTBZMBMGByqGSM49AgEGCCqG
+SM49AwEHA0IABOkuuF4aKtKFUFW3+EuVN2pTqhOniwRAMpcF+jwXOUwaJFXfaeUM
+kRsYqiUEMmBC/p2DmmUnaAqVwybR8W4XGOqjUzBRMB0GA1UdDgQWBBT+CNJraqN6
+6iQ3INzp2d9CXQIeGTAfBgNVHSMEGDAWgBT+CNJraqN66iQ3INzp2d9CXQIeGTAP
+BgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIE5hHSvixGOIQcNpajg/
+4FosJpX66u7VeiTpMGA18soKAiEA7cSosVIo4vEpQloOAem57HsEEvqVq5Jz0LXg
+Ql0PCns=
+-----END CERTIFICATE-----
+"""
 ACLS = all_acls()
 
 
@@ -115,6 +137,59 @@ def test_every_principal_can_see_every_project_topic_and_nothing_is_wildcarded()
     assert all(a.operation is not Operation.ALL and a.host == "*" for a in ACLS)
 
 
+def test_the_protected_topics_are_the_release_and_audit_history() -> None:
+    assert protected_topics() == [Topic.PLANS_RELEASED.value, Topic.AUDIT_EVENTS.value]
+    assert set(PROTECTED_OPERATIONS) >= {Operation.ALTER_CONFIGS, Operation.DELETE}
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_no_principal_can_change_retention_of_or_delete_the_history(principal: str) -> None:
+    for topic in protected_topics():
+        for op in (Operation.ALTER_CONFIGS, Operation.DELETE, Operation.ALTER):
+            assert not allowed(ACLS, principal, op, topic), (principal, op.name, topic)
+            # Explicitly denied, not merely not granted: a later ALLOW cannot undo it.
+            deny = Acl(
+                principal, ResourceType.TOPIC, topic, PatternType.LITERAL, op, Permission.DENY
+            )
+            assert deny in ACLS
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_a_later_broad_allow_does_not_reopen_the_history(principal: str) -> None:
+    mistakes = [
+        Acl(principal, ResourceType.TOPIC, "", PatternType.PREFIXED, Operation.ALL),
+        Acl(principal, ResourceType.TOPIC, "audit.", PatternType.PREFIXED, Operation.ALTER_CONFIGS),
+        Acl(
+            principal,
+            ResourceType.TOPIC,
+            "plans.released.v1",
+            PatternType.LITERAL,
+            Operation.DELETE,
+        ),
+    ]
+    for topic in protected_topics():
+        for op in (Operation.ALTER_CONFIGS, Operation.DELETE):
+            assert not allowed([*ACLS, *mistakes], principal, op, topic)
+
+
+def test_the_admin_principal_still_creates_topics_and_tunes_the_others() -> None:
+    for topic in project_topics():
+        assert allowed(ACLS, ADMIN, Operation.CREATE, topic)
+        assert allowed(ACLS, ADMIN, Operation.DESCRIBE_CONFIGS, topic)  # retention checks
+        expected = topic not in protected_topics()
+        assert allowed(ACLS, ADMIN, Operation.ALTER_CONFIGS, topic) is expected, topic
+    others = set(PRINCIPALS) - {ADMIN}
+    for principal in others:
+        assert not any(allowed(ACLS, principal, Operation.CREATE, t) for t in project_topics())
+
+
+def test_the_table_shows_the_history_protection() -> None:
+    row = next(line for line in markdown_table().splitlines() if line.startswith(f"| `{GATE}`"))
+    assert row.endswith(
+        "| DELETE, ALTER, ALTER_CONFIGS on `plans.released.v1`, `audit.events.v1` |"
+    )
+
+
 def test_no_service_principal_can_change_acls_or_use_transactions() -> None:
     for acl in ACLS:
         assert acl.resource_type is not ResourceType.TRANSACTIONAL_ID
@@ -174,6 +249,54 @@ def test_security_from_env_sasl_ssl() -> None:
     kwargs = aiokafka_security_kwargs(kafka_security(env))
     assert kwargs["security_protocol"] == "SASL_SSL"
     assert kwargs["ssl_context"] is not None
+
+
+SASL_SSL = {
+    "QM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "QM_KAFKA_SASL_USERNAME": "qm-gate",
+    "QM_KAFKA_SASL_PASSWORD": "pw",
+}
+
+
+def test_sasl_ssl_verifies_the_broker_with_the_system_trust_by_default() -> None:
+    context = tls_context(SASL_SSL)
+    assert context is not None
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert tls_context({}) is None
+    assert tls_context({**SASL_SSL, "QM_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}) is None
+
+
+def test_sasl_ssl_trusts_the_ca_file(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text(TEST_CA_PEM)
+    security = kafka_security({**SASL_SSL, "QM_KAFKA_SSL_CAFILE": str(ca)})
+    assert isinstance(security, SASLPlaintext) and security.use_ssl
+    context = aiokafka_security_kwargs(security)["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    subjects = [dict(x[0] for x in c["subject"]) for c in context.get_ca_certs()]
+    assert subjects == [{"commonName": "qm test CA"}]  # only that CA, no system roots
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "is not a file"), ("not a certificate\n", "no usable PEM CA certificate")],
+)
+def test_a_missing_or_unusable_ca_file_is_refused_with_what_to_do(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    ca = tmp_path / "ca.pem"
+    if content is not None:
+        ca.write_text(content)
+    with pytest.raises(SecurityConfigError, match=message) as err:
+        kafka_security({**SASL_SSL, "QM_KAFKA_SSL_CAFILE": str(ca)})
+    assert "QM_KAFKA_SSL_CAFILE" in str(err.value)
+
+
+def test_a_ca_file_without_tls_is_refused() -> None:
+    env = {**SASL_SSL, "QM_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
+    with pytest.raises(SecurityConfigError, match="does not use TLS"):
+        kafka_security({**env, "QM_KAFKA_SSL_CAFILE": "/etc/qm/kafka/ca.pem"})
 
 
 @pytest.mark.parametrize(
