@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +65,87 @@ def test_every_part_of_the_system_is_a_service(compose: dict[str, Any]) -> None:
     ]
 
 
-def test_kafka_authenticates_every_client_and_enforces_acls(compose):
+def qm_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every service running the project's image (the Kafka clients)."""
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("image") == "quartermaster:dev"
+    }
+
+
+def test_kafka_authenticates_every_client_and_enforces_acls(compose: dict[str, Any]) -> None:
     kafka = compose["services"]["kafka"]["environment"]
-    assert "PLAINTEXT" not in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].replace(
-        "CONTROLLER:PLAINTEXT", ""
-    ).replace("SASL_PLAINTEXT", "")
     assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
     assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     for service in ("parser", "planner", "gate"):
         env = compose["services"][service]["environment"]
-        assert env["QM_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
         assert env["QM_KAFKA_SASL_USERNAME"] == f"qm-{service}"
         assert (
             f'user_qm-{service}="' in kafka["KAFKA_LISTENER_NAME_INTERNAL_PLAIN_SASL_JAAS_CONFIG"]
         )
+
+
+def test_every_kafka_listener_but_the_controller_is_sasl_ssl(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]["environment"]
+    protocols = dict(
+        entry.split(":") for entry in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert protocols.pop("CONTROLLER") == "PLAINTEXT"  # inside the container only: not advertised
+    assert protocols and set(protocols.values()) == {"SASL_SSL"}
+    advertised = [a.split("://")[0] for a in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")]
+    assert set(advertised) == set(protocols)
+    assert kafka["KAFKA_INTER_BROKER_LISTENER_NAME"] in protocols
+    assert kafka["KAFKA_SSL_KEYSTORE_LOCATION"].startswith("/etc/kafka/secrets/")
+    health = " ".join(compose["services"]["kafka"]["healthcheck"]["test"])
+    assert "security.protocol=SASL_SSL" in health and "ssl.truststore.location=" in health
+
+
+def test_every_qm_service_speaks_sasl_ssl_and_trusts_the_mounted_ca(
+    compose: dict[str, Any],
+) -> None:
+    services = qm_services(compose)
+    assert {"topics", "parser", "planner", "gate", "qm"} <= set(services)
+    for name, service in services.items():
+        env = service["environment"]
+        assert env["QM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        cafile = env["QM_KAFKA_SSL_CAFILE"]
+        mounts = {v.split(":")[1]: v for v in service["volumes"]}
+        ca_dir = str(Path(cafile).parent)
+        assert ca_dir in mounts, f"{name} does not mount {ca_dir}"
+        assert mounts[ca_dir] == f"kafka-ca:{ca_dir}:ro", name
+
+
+def test_the_certs_service_makes_the_ca_before_the_broker_starts(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    certs = services["certs"]
+    assert certs["restart"] == "on-failure"  # one-shot
+    assert "./deploy/kafka/certs.sh:/opt/qm/certs.sh:ro" in certs["volumes"]
+    assert certs["entrypoint"][:3] == ["sh", "/opt/qm/certs.sh", "/etc/kafka/secrets"]
+    assert "kafka" in certs["entrypoint"][3:]  # the SAN the clients connect to
+    assert services["kafka"]["depends_on"]["certs"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert "kafka-tls:/etc/kafka/secrets:ro" in services["kafka"]["volumes"]
+    # The broker's key store is for the broker: no qm service mounts it.
+    for name, service in qm_services(compose).items():
+        assert not any(v.startswith("kafka-tls:") for v in service.get("volumes", [])), name
+    assert {"kafka-tls", "kafka-ca"} <= set(compose["volumes"])
+
+
+def test_no_password_has_a_default(compose: dict[str, Any]) -> None:
+    """Every password is a required variable (`${NAME:?...}`, from .env), never `${NAME:-dev}`."""
+    text = (REPO / "compose.yaml").read_text()
+    references = re.findall(r"\$\{([A-Z0-9_]+)([^}]*)\}", text)
+    passwords = [(name, rest) for name, rest in references if "PASSWORD" in name]
+    assert len(passwords) >= 10
+    for name, rest in passwords:
+        assert rest.startswith(":?"), f"${{{name}{rest}}} gives {name} a default or none at all"
+    assert not re.search(r"\$\{[A-Z0-9_]*(PASSWORD|SECRET|TOKEN)[A-Z0-9_]*:?-", text)
+    # And no literal dev password anywhere.
+    assert "-dev}" not in text and '-dev"' not in text and "change-me" not in text
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
