@@ -15,10 +15,18 @@ deploy/kafka/kafka.sh start
 $QM topics create
 
 step "Operator keys (local trust store in .run/trust, signed by a local administrator key)"
-[[ -f .run/keys/admin.pem ]] || $QM keys admin-init
-for op in duty-officer second-officer; do
+# Local demo only: the administrator passphrase sits in a file beside the state. In a real
+# deployment the administrator key stays offline and `qm keys sign-store` asks for it.
+passphrase=.run/admin/demo-passphrase
+if [[ ! -f .run/admin/admin.pem ]]; then
+    mkdir -p .run/admin && chmod 700 .run/admin
+    [[ -f $passphrase ]] || (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_hex(16))' >"$passphrase")
+    $QM keys admin-init --passphrase-file "$passphrase"
+fi
+for op in duty-officer second-officer s4-clerk; do
     [[ -f .run/keys/$op.pem ]] || $QM keys create --operator "$op"
 done
+$QM keys sign-store --yes --passphrase-file "$passphrase"
 
 step "Services: parser (embedded LLM), planner (OR-Tools), release gate"
 deploy/local.sh start

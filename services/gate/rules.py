@@ -288,9 +288,10 @@ def evaluate(
     valid.append(decision)
     needed = approvals_required(plan, policy.scenario, trust, now)
     if len(valid) < needed:
+        why = ", ".join(risk_reasons(plan, policy.scenario, trust, now)) or "the planner asks"
         return Outcome(
             pending=needed - len(valid),
-            detail=f"{len(valid)}/{needed} approvals",
+            detail=f"{len(valid)}/{needed} approvals; two people because: {why}",
             withdrawn=withdrawn,
         )
     release = _release(plan, valid, now)

@@ -50,6 +50,17 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
 
+    def restart(self, service: str, **extra: str) -> None:
+        """Stop one service (SIGTERM, as an orchestrator would) and start it again."""
+        proc = self.procs.pop(service)
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self.start(service, **extra)
+
     def qm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the qm CLI as an operator would."""
         result = subprocess.run(
@@ -128,9 +139,12 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
     logs.mkdir()
     stack = Stack(env, logs)
     stack.qm("topics", "create")
-    stack.qm("keys", "admin-init")
-    for operator in ("duty-officer", "second-officer"):
+    secret = tmp_path / "admin-passphrase"
+    secret.write_text(uuid.uuid4().hex)
+    stack.qm("keys", "admin-init", "--passphrase-file", str(secret))
+    for operator in ("duty-officer", "second-officer", "s4-clerk"):
         stack.qm("keys", "create", "--operator", operator)
+    stack.qm("keys", "sign-store", "--yes", "--passphrase-file", str(secret))
     try:
         yield stack
     finally:

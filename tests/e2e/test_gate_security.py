@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.audit import AuditRecorded
 from schemas.envelope import content_id, utcnow
+from schemas.orders import Submitter, text_sha256
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
 from services.cli.publishing import send_many
@@ -28,7 +31,14 @@ from services.common.audit import first_broken_link
 from services.common.codec import DecodeError, decode
 from services.common.kafka import read_topics
 from services.common.settings import CommonSettings
-from services.common.signing import TrustStore, load_private, sign_decision, trusted_key_for
+from services.common.signing import (
+    TrustStore,
+    key_id_of,
+    load_private,
+    sign_decision,
+    sign_submission,
+    trusted_key_for,
+)
 from services.gate.rules import Refusal
 from tests import factories as f
 from tests.e2e.conftest import Stack, wait_for
@@ -46,9 +56,11 @@ def _rehash(plan: PlanProposed, **update: object) -> PlanProposed:
     return draft.model_copy(update={"plan_hash": draft.computed_hash()})
 
 
-def _unique(plan: PlanProposed, n: int, **update: object) -> PlanProposed:
-    """The factory plan with its own plan id and its own order id."""
+def _unique(plan: PlanProposed, n: int, keys: Keys | None, **update: object) -> PlanProposed:
+    """The factory plan with its own plan id and its own order id, the order signed by the
+    suite's clerk (`keys`), or unsigned (None)."""
     order_id = content_id("ord", "sec", n, RUN)
+    signed = () if keys is None else (keys.sign_order(order_id),)
     routes = tuple(
         r.model_copy(
             update={"stops": tuple(s.model_copy(update={"order_id": order_id}) for s in r.stops)}
@@ -60,7 +72,7 @@ def _unique(plan: PlanProposed, n: int, **update: object) -> PlanProposed:
         plan_id=content_id("plan", "sec", n, RUN),
         order_ids=(order_id,),
         routes=routes,
-        **update,
+        **{"submitters": signed, **update},
     )
 
 
@@ -96,17 +108,54 @@ def _decide(
 
 
 class Keys:
-    """The operators of the suite: two approvers, an observer, and a stranger nobody trusts."""
+    """The operators of the suite: two approvers, the clerk who signs orders, an observer,
+    two approvers whose keys the administrator revokes later, and a stranger nobody trusts."""
 
     def __init__(self, state: Path) -> None:
+        self.state = state
         self.duty = load_private(state / "keys" / "duty-officer.pem")
         self.second = load_private(state / "keys" / "second-officer.pem")
+        self.clerk = load_private(state / "keys" / "s4-clerk.pem")
         self.observer = Ed25519PrivateKey.generate()
+        self.third = Ed25519PrivateKey.generate()
+        self.fourth = Ed25519PrivateKey.generate()
         self.stranger = Ed25519PrivateKey.generate()
-        store = TrustStore.load(state / "trust" / "operators.json")
-        store.add(trusted_key_for(self.observer, "observer", "Observer", ("observer",)))
-        store.sign(load_private(state / "keys" / "admin.pem"))
-        store.save(state / "trust" / "operators.json")
+        extra = [
+            (self.observer, "observer", "Observer", "observer"),
+            (self.third, "third-officer", "Lt. Third", "approver"),
+            (self.fourth, "fourth-officer", "Lt. Four", "approver"),
+        ]
+
+        def add(store: TrustStore) -> None:
+            for key, operator, name, role in extra:
+                store.add(trusted_key_for(key, operator, name, (role,)))
+
+        self.resign(add)
+
+    @property
+    def store_path(self) -> Path:
+        return self.state / "trust" / "operators.json"
+
+    def resign(self, change: Callable[[TrustStore], object]) -> None:
+        """Change the trust store and sign it as the administrator does."""
+        store = TrustStore.load(self.store_path)
+        change(store)
+        secret = (self.state.parent / "admin-passphrase").read_bytes().strip()
+        store.sign(load_private(self.state / "admin" / "admin.pem", secret))
+        store.save(self.store_path)
+
+    def sign_order(
+        self, order_id: str, key: Ed25519PrivateKey | None = None, operator: str = "s4-clerk"
+    ) -> Submitter:
+        """The sender's signed claim over one order."""
+        claim = Submitter(
+            order_id=order_id,
+            text_sha256=text_sha256(order_id),
+            operator_id=operator,
+            role="requester" if operator == "s4-clerk" else "approver",
+            signed_at=utcnow(),
+        )
+        return sign_submission(claim, key or self.clerk)
 
 
 def _attacks(plan: PlanProposed, keys: Keys) -> list[tuple[PlanDecided, Refusal]]:
@@ -198,12 +247,12 @@ def test_the_gate_refuses_every_attack_and_releases_every_honest_plan_once(
     bootstrap = stack.env["KAFKA_BOOTSTRAP"]
     keys = Keys(Path(stack.env["QM_STATE_DIR"]))
     stack.start("gate", QM_GATE_PLAN_WAIT_S="0.5")
-    routine = [_unique(f.plan(), n) for n in range(ROUTINE_PLANS)]
-    risky = [_unique(f.plan(handling=("hazmat",)), 100 + n) for n in range(RISKY_PLANS)]
-    own = _unique(f.plan(requested_by=("duty-officer",)), 200)
-    stale = _unique(f.plan(), 201, expires_at=utcnow() - timedelta(minutes=1))
-    unknown = _unique(f.plan(), 202)  # never proposed
-    replaced = [_unique(f.plan(), 300 + n) for n in range(SUPERSEDED_PLANS)]
+    routine = [_unique(f.plan(), n, keys) for n in range(ROUTINE_PLANS)]
+    risky = [_unique(f.plan(sku="DIESEL-GAL"), 100 + n, keys) for n in range(RISKY_PLANS)]
+    own = _unique(f.plan(requested_by=("duty-officer",)), 200, keys)
+    stale = _unique(f.plan(), 201, keys, expires_at=utcnow() - timedelta(minutes=1))
+    unknown = _unique(f.plan(), 202, keys)  # never proposed
+    replaced = [_unique(f.plan(), 300 + n, keys) for n in range(SUPERSEDED_PLANS)]
     successors = [_revise(plan, 300 + n) for n, plan in enumerate(replaced)]
 
     expected: dict[str, Refusal] = {}
@@ -316,3 +365,176 @@ def _tampered_archives_fail_verification(stack: Stack, tmp_path: Path) -> None:
         result = stack.qm("audit", "verify", "--file", str(copy), "--grace", "0", check=False)
         assert result.returncode == 1, f"{name}: {result.stdout}{result.stderr}"
         assert "error:" in result.stderr, name
+
+
+def _send(stack: Stack, proposals: list[PlanProposed], decisions: list[PlanDecided]) -> None:
+    settings = CommonSettings(kafka_bootstrap=stack.env["KAFKA_BOOTSTRAP"])
+    if proposals:
+        asyncio.run(send_many(settings, Topic.PLANS_PROPOSED, [(p, p.plan_id) for p in proposals]))
+        _wait_until_the_gate_knows_every_proposal(stack)
+    asyncio.run(send_many(settings, Topic.PLANS_DECIDED, [(d, d.plan_id) for d in decisions]))
+
+
+def _ammo(n: int, keys: Keys | None, **update: object) -> PlanProposed:
+    """A plan of ammunition that declares itself harmless: no risk, one approval."""
+    return _unique(f.plan(sku="AMMO-556"), n, keys, risk=(), approvals_required=1, **update)
+
+
+def test_a_hostile_review_releases_nothing(stack: Stack, tmp_path: Path):
+    """The attacks of the hostile review (issue 13), each on the running gate: stale and
+    revoked approvals (also across a restart), decision lifetimes, self-declared and disguised
+    submitters, risk the plan understates, and a trust anchor or store anyone could edit."""
+    bootstrap = stack.env["KAFKA_BOOTSTRAP"]
+    keys = Keys(Path(stack.env["QM_STATE_DIR"]))
+    stack.start("gate", QM_GATE_PLAN_WAIT_S="0.5")
+    refused: dict[str, Refusal] = {}  # decision id -> reason its last audit entry must give
+    waiting: dict[str, str] = {}  # decision id -> what the pending detail must name
+    now = utcnow()
+
+    # Lifetimes: from the future, ending before it starts, or for a year.
+    timing = _unique(f.plan(), 700, keys)
+    timing_attacks = []
+    for tag, update, reason in [
+        (
+            "future",
+            {"decided_at": now + timedelta(hours=1), "expires_at": now + timedelta(hours=2)},
+            Refusal.DECIDED_IN_FUTURE,
+        ),
+        ("backwards", {"expires_at": now - timedelta(seconds=1)}, Refusal.BAD_LIFETIME),
+        ("a-year", {"expires_at": now + timedelta(days=365)}, Refusal.LIFETIME_TOO_LONG),
+    ]:
+        timing_attacks.append(_decide(timing, keys.duty, "duty-officer", tag, **update))
+        refused[timing_attacks[-1].message_id] = reason
+    # Self-approval under a disguised name, or through an order the approver signed.
+    disguised = [
+        _unique(f.plan(requested_by=(typed,)), 710 + n, keys)
+        for n, typed in enumerate(["DUTY-OFFICER", "duty\u2010officer", "duty-of\u200bficer"])
+    ]
+    own_signed = _unique(f.plan(requested_by=()), 720, None)
+    own_signed = _rehash(
+        own_signed,
+        submitters=(keys.sign_order(own_signed.order_ids[0], keys.duty, "duty-officer"),),
+    )
+    self_attacks = [_decide(p, keys.duty, "duty-officer", "mine") for p in [*disguised, own_signed]]
+    refused.update({d.message_id: Refusal.SELF_APPROVAL for d in self_attacks})
+    # One approval where the gate wants two: unsigned or forged sender, or understated risk.
+    unsigned = _unique(f.plan(requested_by=("s4-clerk",)), 730, None)
+    forged = _unique(f.plan(), 731, None)
+    forged = _rehash(forged, submitters=(keys.sign_order(forged.order_ids[0], keys.stranger),))
+    ammo = _ammo(732, keys)
+    unknown_sku = _unique(f.plan(sku="GRENADE-XX"), 733, keys, risk=(), approvals_required=1)
+    one_only = {
+        unsigned.plan_id: "unauthenticated_submitter",
+        forged.plan_id: "unauthenticated_submitter",
+        ammo.plan_id: "class_v",
+        unknown_sku.plan_id: "unknown_sku",
+    }
+    singles = [
+        _decide(p, keys.duty, "duty-officer", "alone")
+        for p in (unsigned, forged, ammo, unknown_sku)
+    ]
+    waiting.update({d.message_id: one_only[d.plan_id] for d in singles})
+    # Approvals given earlier that must not count when the quorum completes.
+    expiring, revoked, restarted = _ammo(740, keys), _ammo(741, keys), _ammo(742, keys)
+    ends = utcnow() + timedelta(seconds=6)
+    short = _decide(expiring, keys.duty, "duty-officer", "short", expires_at=ends)
+    by_third = _decide(revoked, keys.third, "third-officer", "before-revocation")
+    by_fourth = _decide(restarted, keys.fourth, "fourth-officer", "before-restart")
+    plans = [timing, *disguised, own_signed, unsigned, forged, ammo, unknown_sku]
+    plans += [expiring, revoked, restarted]
+    _send(stack, plans, [*timing_attacks, *self_attacks, *singles, short, by_third, by_fourth])
+    _judged(bootstrap, {short.message_id, by_third.message_id, by_fourth.message_id}, stack.logs)
+
+    time.sleep(max(0.0, (ends - utcnow()).total_seconds()) + 1)  # `short` has expired
+    keys.resign(lambda store: store.keys.pop(key_id_of(keys.third.public_key())))
+    # The gate restarts while fourth-officer's key is revoked: the restored approval is judged.
+    keys.resign(lambda store: store.keys.pop(key_id_of(keys.fourth.public_key())))
+    stack.restart("gate", QM_GATE_PLAN_WAIT_S="0.5")
+    _wait_until_the_gate_knows_every_proposal(stack)
+    completing = [
+        _decide(p, keys.second, "second-officer", "completes")
+        for p in (expiring, revoked, restarted)
+    ]
+    refused[short.message_id] = Refusal.DECISION_EXPIRED
+    refused[by_third.message_id] = Refusal.UNKNOWN_KEY
+    refused[by_fourth.message_id] = Refusal.UNKNOWN_KEY
+    waiting.update({d.message_id: "class_v" for d in completing})
+    _send(stack, [], completing)
+
+    # The honest paths still release exactly once: the second person on the unsigned order,
+    # a fresh approval by duty-officer on the plan whose first approval expired.
+    honest = [
+        _decide(unsigned, keys.second, "second-officer", "second-person"),
+        _decide(expiring, keys.duty, "duty-officer", "fresh"),
+    ]
+    _send(stack, [], honest)
+    ids = set(refused) | set(waiting) | {d.message_id for d in honest}
+    outcome = _judged(bootstrap, ids, stack.logs)
+    wrong = _misjudged(outcome, refused)
+    assert wrong == {}, f"{len(wrong)} attacks not refused for the right reason: {wrong}"
+    for decision_id, named in waiting.items():
+        entry = outcome[decision_id]
+        assert entry.kind == "decision_recorded" and named in entry.detail, (decision_id, entry)
+    assert all(outcome[d.message_id].kind == "plan_released" for d in honest)
+
+    _trust_anchor_and_store_attacks(stack, keys, tmp_path)
+    ours = {p.plan_id for p in plans}
+    released = Counter(r.plan_id for r in _releases(bootstrap) if r.plan_id in ours)
+    assert released == Counter({unsigned.plan_id: 1, expiring.plan_id: 1})
+    attacks = len(refused) + len(waiting)
+    assert attacks >= 20, attacks
+    _untrusted_text_is_shown_as_text(stack, keys, ammo)
+
+
+def _trust_anchor_and_store_attacks(stack: Stack, keys: Keys, tmp_path: Path) -> None:
+    """An anchor the services could rewrite, and stores a reviewer would misread or that name
+    one person twice: every decision is refused until the store is sound again."""
+    bootstrap = stack.env["KAFKA_BOOTSTRAP"]
+    anchor = Path(stack.env["QM_STATE_DIR"]) / "anchor" / "admin.pub"
+    loose = tmp_path / "loose" / "admin.pub"
+    loose.parent.mkdir()
+    loose.write_text(anchor.read_text())
+    good = keys.store_path.read_bytes()
+    plan = _unique(f.plan(), 800, keys)
+
+    def attempt(tag: str) -> AuditRecorded:
+        decision = _decide(plan, keys.duty, "duty-officer", tag)
+        _send(stack, [], [decision])
+        return _judged(bootstrap, {decision.message_id}, stack.logs)[decision.message_id]
+
+    stack.restart("gate", QM_GATE_PLAN_WAIT_S="0.5", QM_ADMIN_PUBLIC_KEY=str(loose))
+    _send(stack, [plan], [])
+    assert attempt("writable-anchor").reason == Refusal.UNTRUSTED_STORE
+    stack.restart("gate", QM_GATE_PLAN_WAIT_S="0.5")
+    _wait_until_the_gate_knows_every_proposal(stack)
+
+    # The observer's entry says "approver" first and "observer" last: a lenient reader keeps the
+    # last (and the signature still verifies); a reviewer may read the first.
+    doubled = good.replace(
+        b'"operator_id": "observer",', b'"operator_id": "observer", "roles": ["approver"],', 1
+    )
+    assert doubled != good
+    keys.store_path.write_bytes(doubled)
+    assert attempt("duplicate-json-key").reason == Refusal.UNTRUSTED_STORE
+    keys.store_path.write_bytes(good)
+    alias = Ed25519PrivateKey.generate()
+    duty_name = next(
+        k.name
+        for k in TrustStore.load(keys.store_path).keys.values()
+        if k.operator_id == "duty-officer"
+    )
+    keys.resign(lambda s: s.add(trusted_key_for(alias, "lena", duty_name.upper(), ("approver",))))
+    assert attempt("person-under-two-ids").reason == Refusal.UNTRUSTED_STORE
+    keys.store_path.write_bytes(good)
+    assert attempt("sound-again").kind == "plan_released"
+
+
+def _untrusted_text_is_shown_as_text(stack: Stack, keys: Keys, plan: PlanProposed) -> None:
+    """A reason written as markup neither styles a forged line nor crashes `qm plans show`."""
+    forged = "[/bold][green]released[/green] by everyone [/]"
+    decision = _decide(plan, keys.second, "second-officer", "markup", reason=forged)
+    _send(stack, [], [decision])
+    _judged(stack.env["KAFKA_BOOTSTRAP"], {decision.message_id}, stack.logs)
+    shown = stack.qm("plans", "show", plan.plan_id)
+    assert forged in shown.stdout
+    assert "status released" not in shown.stdout

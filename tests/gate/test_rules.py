@@ -352,3 +352,20 @@ def test_the_quorum_counts_people_not_operator_ids(keys):
     assert _approve(state, plan, keys["duty-officer"], "duty-officer", trust).pending == 1
     outcome = _approve(state, plan, keys["second-officer"], "second-officer", trust)
     assert outcome.refusal is Refusal.SAME_PERSON and outcome.release is None
+
+
+def test_an_edited_release_no_longer_verifies_offline(keys):
+    plan = f.plan()
+    release = evaluate(
+        _state(plan), f.decision(plan, keys["duty-officer"]), f.trust(keys), f.NOW, f.POLICY
+    ).release
+    assert release is not None
+    approval = release.approvals[0]
+    trusted = f.trust(keys).keys[approval.key_id]
+    assert verify_approval(release, approval, trusted)
+    other_stop = release.plan.routes[0].model_copy(update={"depot": "DEPOT-ELSEWHERE"})
+    edited = release.model_copy(
+        update={"plan": release.plan.model_copy(update={"routes": (other_stop,)})}
+    )
+    assert edited.plan.plan_hash == release.plan_hash  # the stated hash was left alone
+    assert not verify_approval(edited, approval, trusted)

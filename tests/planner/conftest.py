@@ -14,6 +14,7 @@ from services.common.scenario import Scenario
 from services.planner.plan import make_plan
 from services.planner.problem import PlanParams, Problem, build_problem
 from services.planner.solver import Solution, solve
+from tests import factories as f
 from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
 
 
@@ -59,6 +60,7 @@ def order() -> OrderFactory:
             not_before=not_before,
             deliver_by=deliver_by,
             submitted_by=submitted_by,
+            submitter=f.submitter(order_id),  # signed by the factories' clerk
             text=f"order {order_id}",
         )
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from services.common.scenario import LoadedScenario
-from services.gate.rules import GateState, Refusal, evaluate
+from services.gate.rules import GateState, Policy, Refusal, evaluate
 from services.planner.pipeline import plan_batch
 from services.planner.problem import PlanParams
 from services.planner.replan import Lineage, Proposed, combine, superseding
@@ -74,7 +74,13 @@ def test_a_revision_of_a_released_plan_keeps_its_stops_and_the_gate_accepts_it(
     )
     lineage.record(first)
     gate.remember_plan(first.plan)
-    release = evaluate(gate, f.decision(first.plan, keys["duty-officer"]), trust, NOW).release
+    release = evaluate(
+        gate,
+        f.decision(first.plan, keys["duty-officer"], at=NOW),
+        trust,
+        NOW,
+        Policy(loaded.scenario),
+    ).release
     assert release is not None
     gate.remember_release(release)
     assert lineage.on_released(first.plan.plan_id) is None  # the head itself: nothing to redo
@@ -84,7 +90,13 @@ def test_a_revision_of_a_released_plan_keeps_its_stops_and_the_gate_accepts_it(
     kept = _vehicles(first.plan)
     assert {o: v for o, v in _vehicles(second.plan).items() if o in kept} == kept
     gate.remember_plan(second.plan)
-    outcome = evaluate(gate, f.decision(second.plan, keys["duty-officer"]), trust, NOW)
+    outcome = evaluate(
+        gate,
+        f.decision(second.plan, keys["duty-officer"], at=NOW),
+        trust,
+        NOW,
+        Policy(loaded.scenario),
+    )
     assert outcome.refusal is None and outcome.release is not None
 
     moved = second.plan.model_copy(
@@ -97,7 +109,9 @@ def test_a_revision_of_a_released_plan_keeps_its_stops_and_the_gate_accepts_it(
     )
     moved = moved.model_copy(update={"plan_hash": moved.computed_hash()})
     gate.remember_plan(moved)
-    refused = evaluate(gate, f.decision(moved, keys["duty-officer"]), trust, NOW)
+    refused = evaluate(
+        gate, f.decision(moved, keys["duty-officer"], at=NOW), trust, NOW, Policy(loaded.scenario)
+    )
     assert refused.refusal in {Refusal.LOCK_VIOLATED, Refusal.ORDER_ALREADY_RELEASED}
 
 
