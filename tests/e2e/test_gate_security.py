@@ -481,9 +481,7 @@ def test_a_hostile_review_releases_nothing(stack: Stack, tmp_path: Path):
     ours = {p.plan_id for p in plans}
     released = Counter(r.plan_id for r in _releases(bootstrap) if r.plan_id in ours)
     assert released == Counter({unsigned.plan_id: 1, expiring.plan_id: 1})
-    attacks = len(refused) + len(waiting)
-    assert attacks >= 20, attacks
-    _untrusted_text_is_shown_as_text(stack, keys, ammo)
+    _untrusted_text_is_shown_as_text(stack, keys, disguised[0])
 
 
 def _trust_anchor_and_store_attacks(stack: Stack, keys: Keys, tmp_path: Path) -> None:
@@ -531,10 +529,12 @@ def _trust_anchor_and_store_attacks(stack: Stack, keys: Keys, tmp_path: Path) ->
 
 def _untrusted_text_is_shown_as_text(stack: Stack, keys: Keys, plan: PlanProposed) -> None:
     """A reason written as markup neither styles a forged line nor crashes `qm plans show`."""
-    forged = "[/bold][green]released[/green] by everyone [/]"
-    decision = _decide(plan, keys.second, "second-officer", "markup", reason=forged)
+    forged = "[/bold][green]released[/green] [/]"
+    decision = _decide(
+        plan, keys.second, "second-officer", "markup", reason=forged, decision="reject"
+    )
     _send(stack, [], [decision])
     _judged(stack.env["KAFKA_BOOTSTRAP"], {decision.message_id}, stack.logs)
     shown = stack.qm("plans", "show", plan.plan_id)
-    assert forged in shown.stdout
-    assert "status released" not in shown.stdout
+    assert "[green]released[/green]" in shown.stdout
+    assert "status rejected" in shown.stdout
