@@ -72,6 +72,17 @@ def test_the_gate_pins_the_admin_key_from_a_read_only_configmap() -> None:
     assert security["allowPrivilegeEscalation"] is False
 
 
+def test_the_parser_checks_safety_reviews_against_the_same_store_and_anchor() -> None:
+    anchor = env("parser")["QM_ADMIN_PUBLIC_KEY"]
+    assert anchor == env("gate")["QM_ADMIN_PUBLIC_KEY"]
+    mount = mounts("parser")[str(Path(anchor).parent)]
+    assert mount["readOnly"] is True
+    assert volumes("parser")[mount["name"]]["configMap"]["name"] == "qm-trust-anchor"
+    trust = mounts("parser")["/var/lib/qm/trust"]
+    assert trust["readOnly"] is True
+    assert volumes("parser")[trust["name"]]["secret"]["secretName"] == "qm-trust"
+
+
 def test_the_gate_reads_the_anchor_setting_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
     """QM_ADMIN_PUBLIC_KEY reaches the settings the gate loads (not a name nobody reads)."""
     monkeypatch.setenv("QM_ADMIN_PUBLIC_KEY", "/etc/qm/anchor/admin.pub")
