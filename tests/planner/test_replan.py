@@ -69,18 +69,17 @@ def test_a_revision_of_a_released_plan_keeps_its_stops_and_the_gate_accepts_it(
     keys = {"duty-officer": Ed25519PrivateKey.generate()}
     trust = f.trust(keys)
     lineage, gate = Lineage(), GateState()
+
+    def judge(plan: PlanProposed) -> Outcome:
+        decision = f.decision(plan, keys["duty-officer"], at=NOW)
+        return evaluate(gate, decision, trust, NOW, Policy(loaded.scenario))
+
     first = _proposed(
         [order("a", "FOB-1", ("TARP", 1)), order("b", "HOSP-1", ("TARP", 1))], loaded, lineage
     )
     lineage.record(first)
     gate.remember_plan(first.plan)
-    release = evaluate(
-        gate,
-        f.decision(first.plan, keys["duty-officer"], at=NOW),
-        trust,
-        NOW,
-        Policy(loaded.scenario),
-    ).release
+    release = judge(first.plan).release
     assert release is not None
     gate.remember_release(release)
     assert lineage.on_released(first.plan.plan_id) is None  # the head itself: nothing to redo
@@ -90,13 +89,7 @@ def test_a_revision_of_a_released_plan_keeps_its_stops_and_the_gate_accepts_it(
     kept = _vehicles(first.plan)
     assert {o: v for o, v in _vehicles(second.plan).items() if o in kept} == kept
     gate.remember_plan(second.plan)
-    outcome = evaluate(
-        gate,
-        f.decision(second.plan, keys["duty-officer"], at=NOW),
-        trust,
-        NOW,
-        Policy(loaded.scenario),
-    )
+    outcome = judge(second.plan)
     assert outcome.refusal is None and outcome.release is not None
 
     moved = second.plan.model_copy(
@@ -109,9 +102,7 @@ def test_a_revision_of_a_released_plan_keeps_its_stops_and_the_gate_accepts_it(
     )
     moved = moved.model_copy(update={"plan_hash": moved.computed_hash()})
     gate.remember_plan(moved)
-    refused = evaluate(
-        gate, f.decision(moved, keys["duty-officer"], at=NOW), trust, NOW, Policy(loaded.scenario)
-    )
+    refused = judge(moved)
     assert refused.refusal in {Refusal.LOCK_VIOLATED, Refusal.ORDER_ALREADY_RELEASED}
 
 
