@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from services.common.scenario import LoadedScenario
-from services.gate.rules import GateState, Policy, Refusal, evaluate
+from services.gate.rules import GateState, Outcome, Policy, Refusal, evaluate
 from services.planner.pipeline import plan_batch
 from services.planner.problem import PlanParams
 from services.planner.replan import Lineage, Proposed, combine, superseding
