@@ -83,11 +83,17 @@ class OrderSubmitted(Envelope):
     )
 
     def signed_submitter(self) -> Submitter | None:
-        """The signed claim if it is about this very order and text; None otherwise."""
+        """The signed claim if it is about this very text and this order, or the order it was
+        split from (`ID.n`, one per place); None otherwise."""
         claim = self.submitter
-        if claim is None or claim.order_id != self.order_id:
+        if claim is None or not derives_from(self.order_id, claim.order_id):
             return None
         return claim if claim.text_sha256 == text_sha256(self.text) else None
+
+
+def derives_from(order_id: str, original: str) -> bool:
+    """True for the order itself and for the parts a text for several places was split into."""
+    return order_id == original or order_id.startswith(original + ".")
 
 
 class DemandLine(BaseModel):
@@ -115,6 +121,9 @@ class OrderParsed(Envelope):
         default=None, description="the sender's signed claim, checked against the text (v1.1)"
     )
     text: str
+    injected: tuple[str, ...] = Field(
+        default=(), description="segments cut out as prompt injection: never read for fields (v1.1)"
+    )
     confidence: dict[str, float] = Field(default_factory=dict)
     flags: tuple[str, ...] = ()
     parser: str = Field(default="", description="backend/model that extracted the fields")
@@ -140,6 +149,9 @@ class OrderRejected(Envelope):
     submitted_by: str | None = None
     submitter: Submitter | None = Field(
         default=None, description="the sender's signed claim, kept for a held order (v1.1)"
+    )
+    injected: tuple[str, ...] = Field(
+        default=(), description="segments cut out as prompt injection (v1.1)"
     )
     flags: tuple[str, ...] = ()
     evidence: tuple[str, ...] = Field(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from schemas.envelope import content_id
-from schemas.orders import Priority
+from schemas.orders import Priority, derives_from
 from schemas.plans import (
     Approval,
     Decision,
@@ -119,10 +119,16 @@ class Outcome:
 def verified_submitters(plan: PlanProposed, trust: TrustStore, now: datetime) -> dict[str, str]:
     """order id -> operator id, for the orders whose sender's signature verifies now with a
     trusted key of that sender. Nothing else in the plan says who asked."""
+    claims = {
+        claim.order_id: claim.operator_id
+        for claim in plan.submitters
+        if check_signer(claim, trust, now, "order") is None
+    }
     verified: dict[str, str] = {}
-    for claim in plan.submitters:
-        if claim.order_id in plan.order_ids and check_signer(claim, trust, now, "order") is None:
-            verified[claim.order_id] = claim.operator_id
+    for order_id in plan.order_ids:
+        for original, sender in claims.items():
+            if derives_from(order_id, original):
+                verified[order_id] = sender
     return verified
 
 

@@ -199,6 +199,13 @@ def to_messages(
     )
 
 
+def injected_segments(text: str) -> tuple[str, ...]:
+    """What the screen cut out as injection, for the human who approves (the same screen,
+    run again on the same text: deterministic and cheap)."""
+    pre = screen(text)
+    return tuple(pre.text[start:end].strip() for start, end in pre.injection_spans)
+
+
 def to_message(
     order: OrderSubmitted, result: Accepted | Clarify | Refused | Held, parser: str
 ) -> OrderParsed | OrderRejected:
@@ -218,6 +225,7 @@ def to_message(
             submitted_by=order.submitted_by,
             submitter=order.signed_submitter(),
             text=order.text,
+            injected=injected_segments(order.text),
             confidence=dict(result.confidence),
             flags=tuple(result.flags),
             parser=parser,
@@ -242,6 +250,7 @@ def to_message(
         text=order.text,
         submitted_by=order.submitted_by,
         submitter=order.signed_submitter(),
+        injected=injected_segments(order.text),
         flags=tuple(result.flags),
         evidence=tuple(result.evidence) if isinstance(result, Refused | Held) else (),
         decided_by=result.layer if isinstance(result, Refused | Held) else "",

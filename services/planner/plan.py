@@ -46,7 +46,12 @@ def make_plan(
         plan_hash=_PLACEHOLDER_HASH,
         order_ids=tuple(sorted(by_id)),
         requested_by=tuple(sorted({o.submitted_by for o in by_id.values() if o.submitted_by})),
-        submitters=tuple(o.submitter for _, o in sorted(by_id.items()) if o.submitter),
+        submitters=tuple(
+            sorted(
+                {o.submitter.order_id: o.submitter for o in by_id.values() if o.submitter}.values(),
+                key=lambda claim: claim.order_id,
+            )
+        ),
         routes=routes,
         unserved=_unserved(problem, solution, by_id),
         distance_km=round(sum(route.distance_km for route in routes), 3),

@@ -369,3 +369,23 @@ def test_an_edited_release_no_longer_verifies_offline(keys):
     )
     assert edited.plan.plan_hash == release.plan_hash  # the stated hash was left alone
     assert not verify_approval(edited, approval, trusted)
+
+
+def _served_as(order_id: str, claim_for: str) -> PlanProposed:
+    plan = f.plan()
+    route = plan.routes[0]
+    stops = tuple(s.model_copy(update={"order_id": order_id}) for s in route.stops)
+    return _rehash(
+        plan,
+        order_ids=(order_id,),
+        routes=(route.model_copy(update={"stops": stops}),),
+        submitters=(f.submitter(claim_for),),
+    )
+
+
+def test_a_senders_claim_covers_the_parts_its_text_was_split_into_and_nothing_else(keys):
+    trust = f.trust(keys)
+    part = _served_as("ord-1.2", "ord-1")
+    assert "unauthenticated_submitter" not in risk_reasons(part, f.SCENARIO, trust, f.NOW)
+    lookalike = _served_as("ord-10", "ord-1")
+    assert "unauthenticated_submitter" in risk_reasons(lookalike, f.SCENARIO, trust, f.NOW)
