@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from schemas.orders import OrderParsed
 from schemas.plans import Decision, PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
 from services.common.codec import DecodeError, decode
@@ -62,6 +63,19 @@ async def load_ledger(settings: CommonSettings) -> dict[str, PlanView]:
         if older is not None and older.superseded_by is None:
             older.superseded_by = view.plan.plan_id
     return views
+
+
+async def load_orders(settings: CommonSettings) -> dict[str, OrderParsed]:
+    """The parsed orders by order id, so an approver reads the words behind each stop."""
+    orders: dict[str, OrderParsed] = {}
+    limit = settings.max_message_bytes
+    for record in await read_topics(settings.kafka_bootstrap, [Topic.ORDERS_PARSED.value]):
+        try:
+            order = decode(OrderParsed, record.value, limit)
+        except DecodeError:
+            continue  # the parser's dead letters, as above
+        orders[order.order_id] = order  # a replay repeats an order under its id: the latest wins
+    return orders
 
 
 def find(views: dict[str, PlanView], plan_id: str) -> PlanView | None:

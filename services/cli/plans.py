@@ -10,13 +10,14 @@ from typing import Annotated
 import typer
 
 from schemas.envelope import content_id, utcnow
+from schemas.orders import OrderParsed
 from schemas.plans import Decision, PlanDecided
 from schemas.topics import Topic
 from services.cli.context import console, fail, operator_key, print_json, run, settings
-from services.cli.ledger import PlanView, find, load_ledger
+from services.cli.ledger import PlanView, find, load_ledger, load_orders
 from services.cli.publishing import send
 from services.cli.routemap import render
-from services.cli.view import gate_risk, needed, plans_table, show_plan
+from services.cli.view import gate_risk, needed, plan_orders_json, plans_table, show_plan
 from services.common.kafka import KafkaUnavailable
 from services.common.scenario import load_scenario
 from services.common.signing import sign_decision
@@ -31,6 +32,13 @@ Operator = Annotated[str, typer.Option("--as", envvar="QM_OPERATOR", help="Your 
 def _ledger() -> dict[str, PlanView]:
     try:
         return run(load_ledger(settings()))
+    except KafkaUnavailable as err:
+        fail(str(err))
+
+
+def _orders() -> dict[str, OrderParsed]:
+    try:
+        return run(load_orders(settings()))
     except KafkaUnavailable as err:
         fail(str(err))
 
@@ -94,8 +102,10 @@ def show(
         if older is None:
             fail(f"no plan {diff_from!r} to diff against; `qm plans list` shows the plan ids")
         changes = render_diff(diff_plans(older.plan, view.plan))
+    orders = _orders()
     if map_out is not None:
-        map_out.write_text(render(view.plan, load_scenario(settings().scenario).scenario))
+        scenario = load_scenario(settings().scenario).scenario
+        map_out.write_text(render(view.plan, scenario, orders))
         console.print(f"route map written to {map_out}")
     if json_out:
         print_json(
@@ -107,11 +117,12 @@ def show(
                 "approvers": view.approvers,
                 "superseded_by": view.superseded_by,
                 "release": view.release.model_dump(mode="json") if view.release else None,
+                "orders": plan_orders_json(view.plan, orders),
                 **({"diff": changes} if changes is not None else {}),
             }
         )
         return
-    show_plan(view)
+    show_plan(view, orders)
     for line in changes or ():
         console.print(line, markup=False, highlight=False)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from html import escape
 
+from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
+from services.cli.view import NOT_FOUND, signed_by
 from services.common.scenario import Scenario
 
 WIDTH, HEIGHT, MARGIN = 900, 640, 60
@@ -22,8 +25,22 @@ def _projector(points: list[tuple[float, float]]) -> tuple[float, float, float, 
     return min(lons), max(lats), squash, scale, 0.0
 
 
-def render(plan: PlanProposed, scenario: Scenario) -> str:
-    """HTML with one coloured polyline per route, depots as squares, stops as numbered dots."""
+def tooltip(order_id: str, order: OrderParsed | None) -> str:
+    """What hovering over a stop shows: the requester's words, and what was cut as injection."""
+    if order is None:
+        return f"{order_id}: {NOT_FOUND}"
+    sender = signed_by(order)
+    cut = "".join(f"\ncut as injection: {segment}" for segment in order.injected)
+    signed = f"signed by {sender}" if sender is not None else "unsigned"
+    return f"{order_id} ({signed}, fields by {order.parser or 'unknown'}):\n{order.text}{cut}"
+
+
+def render(
+    plan: PlanProposed, scenario: Scenario, orders: Mapping[str, OrderParsed] | None = None
+) -> str:
+    """HTML with one coloured polyline per route, depots as squares, stops as numbered dots;
+    hovering over a stop shows its order's text (`orders`, by order id)."""
+    orders = orders or {}
     where = scenario.location_by_id
     used = {r.depot for r in plan.routes} | {s.location for r in plan.routes for s in r.stops}
     points = [(where[i].lat, where[i].lon) for i in used if i in where] or [(0.0, 0.0)]
@@ -46,9 +63,11 @@ def render(plan: PlanProposed, scenario: Scenario) -> str:
         for k, stop in enumerate(route.stops, start=1):
             x, y = xy(stop.location)
             label = escape(f"{k}. {stop.location} {stop.arrival:%H:%MZ}")
+            # An SVG <title> is the hover text; the order text is untrusted, so it is escaped.
+            title = f"<title>{escape(tooltip(stop.order_id, orders.get(stop.order_id)))}</title>"
             shapes.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{colour}"/>'
-                f'<text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="12">{label}</text>'
+                f'<g><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{colour}"/>'
+                f'<text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="12">{label}</text>{title}</g>'
             )
         legend.append(
             f'<li style="color:{colour}">{escape(route.vehicle_id)}: '

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from schemas.envelope import utcnow
+from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
+from schemas.topics import Topic
 from services.cli.context import console, settings
 from services.cli.ledger import PlanView
 from services.common.scenario import Scenario, load_scenario
@@ -78,8 +84,89 @@ def plans_table(views: list[PlanView]) -> Table:
     return table
 
 
-def show_plan(view: PlanView) -> None:
-    """Routes with stops, ETAs and loads; unserved orders with reasons; approvals."""
+NOT_FOUND = f"order text not found on {Topic.ORDERS_PARSED.value}"
+INJECTED_STYLE = "bold red reverse"
+
+
+def signed_by(order: OrderParsed) -> str | None:
+    """Who signed "I sent this order", as claimed: the gate verifies the signature, not the CLI."""
+    return order.submitter.operator_id if order.submitter is not None else None
+
+
+def order_json(order: OrderParsed | None) -> dict[str, Any] | None:
+    """The words behind a stop and how they were read; None when the order was not found."""
+    if order is None:
+        return None
+    return {
+        "text": order.text,
+        "injected": list(order.injected),
+        "flags": list(order.flags),
+        "requester": order.requester,
+        "submitted_by": order.submitted_by,
+        "signed_by": signed_by(order),
+        "parser": order.parser,
+        "confidence": dict(order.confidence),
+    }
+
+
+def stop_order_ids(plan: PlanProposed) -> list[str]:
+    """The orders the plan delivers, in route and stop order."""
+    return [stop.order_id for route in plan.routes for stop in route.stops]
+
+
+def plan_orders_json(
+    plan: PlanProposed, orders: Mapping[str, OrderParsed]
+) -> dict[str, dict[str, Any] | None]:
+    """`order_json` for every stop of the plan, keyed by order id."""
+    return {order_id: order_json(orders.get(order_id)) for order_id in stop_order_ids(plan)}
+
+
+def _marked(text: str, injected: tuple[str, ...]) -> Text:
+    # The screen cuts segments from the normalised text: one written with look-alike letters is
+    # not found verbatim here, and is only listed on its own line below the text.
+    marked = Text(text)
+    for segment in filter(None, injected):
+        for hit in re.finditer(re.escape(segment), text):
+            marked.stylize(INJECTED_STYLE, hit.start(), hit.end())
+    return marked
+
+
+def _confidence(scores: Mapping[str, float]) -> str:
+    return ", ".join(f"{field} {score:.2f}" for field, score in sorted(scores.items())) or "none"
+
+
+def order_lines(order_id: str, order: OrderParsed | None, where: str = "") -> list[Text]:
+    """What the requester wrote for one stop and how the parser read it, for the approver.
+
+    Order texts are the most attacker-shaped data the CLI prints, so they go out as `Text`,
+    which is never parsed as markup: `escape()` followed by a tag can still be undone by a
+    text ending in backslashes.
+    """
+    if order is None:
+        return [Text.assemble(f"  {where}order ", order_id, ": ", (NOT_FOUND, "yellow"))]
+    sender = signed_by(order)
+    signed = f"signed by {sender}" if sender is not None else "unsigned"
+    return [
+        Text.assemble(
+            f"  {where}order ",
+            (order_id, "bold"),
+            f": requester {order.requester or '-'}, submitted_by {order.submitted_by or '-'}, ",
+            (signed, "green" if sender is not None else "yellow"),
+            f" (the gate verifies it); fields by {order.parser or 'unknown'}",
+        ),
+        Text.assemble("    text: ", _marked(order.text, order.injected)),
+        *(
+            Text.assemble("    ", ("cut as injection:", "bold red"), " ", segment)
+            for segment in order.injected
+        ),
+        Text(f"    flags: {', '.join(order.flags) or 'none'}"),
+        Text(f"    confidence: {_confidence(order.confidence)}"),
+    ]
+
+
+def show_plan(view: PlanView, orders: Mapping[str, OrderParsed]) -> None:
+    """Routes with stops, ETAs, loads and the words behind each stop; unserved orders with
+    reasons; approvals."""
     plan = view.plan
     # Everything read from Kafka is escaped: a plan, a decision or a reason is data, and markup
     # in it must neither style a forged "released" line nor crash the command.
@@ -117,6 +204,11 @@ def show_plan(view: PlanView) -> None:
                 f"{stop.load_kg:.0f}",
             )
         console.print(table)
+        # An approver signs for what was asked, not only for what the parser made of it.
+        for k, stop in enumerate(route.stops, start=1):
+            where = f"stop {k} at {stop.location}: "
+            for line in order_lines(stop.order_id, orders.get(stop.order_id), where):
+                console.print(line)
     for unserved in plan.unserved:
         console.print(
             f"[yellow]unserved[/] {escape(unserved.order_id)} ({unserved.priority.value}): "
