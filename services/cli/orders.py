@@ -12,7 +12,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.envelope import content_id, utcnow
 from schemas.orders import OrderSubmitted, Submitter, text_sha256
 from schemas.topics import Topic
-from services.cli.context import console, fail, key_path, print_json, run, settings
+from services.cli.context import (
+    console,
+    err_console,
+    fail,
+    key_path,
+    print_json,
+    run,
+    settings,
+)
 from services.cli.publishing import send_many
 from services.common.kafka import KafkaUnavailable
 from services.common.signing import TrustStore, key_id_of, load_private, sign_submission
@@ -107,7 +115,7 @@ def _signer(operator: str | None, key: Path | None) -> tuple[Ed25519PrivateKey, 
             if operator
             else ("no --as")
         )
-        console.print(
+        err_console.print(  # stderr: --json output stays machine-readable
             f"[yellow]unsigned[/]: {hint}; a plan with an unsigned order needs two approvers",
             highlight=False,
         )
