@@ -81,6 +81,12 @@ class OrderSubmitted(Envelope):
     submitter: Submitter | None = Field(
         default=None, description="the sender's signature over this order (v1.1)"
     )
+    amends: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the order waiting for clarification that this version answers (v1.1); "
+        "accepted only when signed by its requester or an approving role, once",
+    )
 
     def signed_submitter(self) -> Submitter | None:
         """The signed claim if it is about this very text and this order, or the order it was

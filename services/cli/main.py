@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from services.cli import acl, audit, bench, dlq, evaluate, keys, orders, plans, reviews
+from services.cli import acl, audit, bench, dlq, evaluate, keys, lifecycle, orders, plans, reviews
 from services.cli.chaos import chaos
 from services.cli.context import console, err_console, fail, run, settings
 from services.cli.status import status
@@ -27,6 +27,11 @@ app = typer.Typer(
 )
 app.add_typer(orders.app, name="order")
 app.add_typer(reviews.app, name="orders")
+reviews.app.command("list")(lifecycle.list_orders)
+reviews.app.command("show")(lifecycle.show)
+reviews.app.command("watch")(lifecycle.watch)
+reviews.app.command("answer")(lifecycle.answer)
+reviews.app.command("amend")(lifecycle.amend)
 app.add_typer(plans.app, name="plans")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

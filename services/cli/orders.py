@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from rich.markup import escape
 
 from schemas.envelope import content_id, utcnow
-from schemas.orders import OrderSubmitted, Submitter, text_sha256
+from schemas.orders import OrderSubmitted
 from schemas.topics import Topic
-from services.cli.context import (
-    console,
-    err_console,
-    fail,
-    key_path,
-    print_json,
-    run,
-    settings,
-)
+from services.cli.context import console, fail, print_json, run, settings
+from services.cli.lifecycle import wait_for_outcomes
 from services.cli.publishing import send_many
+from services.cli.signer import sender
 from services.common.kafka import KafkaUnavailable
-from services.common.signing import TrustStore, key_id_of, load_private, sign_submission
 
 app = typer.Typer(help="Publish free-text supply orders.", no_args_is_help=True)
 
 
-def _texts(text: str | None, file: Path | None) -> list[str]:
+Split = Literal["paragraph", "line", "whole"]
+
+
+def _texts(text: str | None, file: Path | None, split: Split) -> list[str]:
     if text and file:
         fail("give either TEXT or --file, not both")
     if file is None:
@@ -40,13 +37,31 @@ def _texts(text: str | None, file: Path | None) -> list[str]:
     if file.suffix == ".jsonl":
         # One order per line: {"text": ...} objects, as in the evaluation corpora.
         return [json.loads(line)["text"] for line in file.read_text().splitlines() if line.strip()]
-    return [file.read_text().strip()]
+    body = file.read_text().strip()
+    if split == "whole":
+        return [body]
+    pieces = body.splitlines() if split == "line" else re.split(r"\n\s*\n", body)
+    return [piece.strip() for piece in pieces if piece.strip()]
 
 
 @app.command("submit")
 def submit(
     text: Annotated[str | None, typer.Argument(help="The order as written.")] = None,
-    file: Annotated[Path | None, typer.Option(help="A text file (one order) or .jsonl.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            help='A .jsonl file (one {"text": …} per line) or a plain text file, split into '
+            "orders by --split."
+        ),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="How a plain text file becomes orders: paragraph (blank lines separate orders), "
+            "line (one order per line) or whole (the file is one order; several places in it "
+            "become one demand per place)."
+        ),
+    ] = "paragraph",
     submitted_by: Annotated[
         str | None,
         typer.Option(
@@ -60,6 +75,10 @@ def submit(
         typer.Option(help="Sign with this private key (default: the --as operator's key file)."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the order ids as JSON.")] = False,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for the parser and print each order's outcome.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 120.0,
 ) -> None:
     """Publish one or more orders to orders.submitted.v1 and print their ids.
 
@@ -68,22 +87,13 @@ def submit(
     approvers, because anyone can type a name.
     """
     now = utcnow()
-    signer = _signer(submitted_by, key)
+    if split not in ("paragraph", "line", "whole"):
+        fail(f"--split {split!r}: choose paragraph, line or whole")
+    signer = sender(submitted_by, key)
     orders = []
-    for index, body in enumerate(_texts(text, file)):
+    for index, body in enumerate(_texts(text, file, split)):  # type: ignore[arg-type]
         order_id = content_id("ord", body, submitted_by, now.isoformat(), index)
-        claim = None
-        if signer is not None and submitted_by is not None:
-            claim = sign_submission(
-                Submitter(
-                    order_id=order_id,
-                    text_sha256=text_sha256(body),
-                    operator_id=submitted_by,
-                    role=signer[1],
-                    signed_at=now,
-                ),
-                signer[0],
-            )
+        claim = signer.sign(order_id, body, now) if signer else None
         orders.append(
             OrderSubmitted(
                 message_id=content_id("msg", "submit", order_id),
@@ -98,30 +108,14 @@ def submit(
         run(send_many(settings(), Topic.ORDERS_SUBMITTED, [(o, o.order_id) for o in orders]))
     except KafkaUnavailable as err:
         fail(str(err))
+    outcomes = wait_for_outcomes([o.order_id for o in orders], timeout) if wait else None
     if json_out:
-        print_json([{"order_id": o.order_id, "text": o.text} for o in orders])
+        rows = [{"order_id": o.order_id, "text": o.text} for o in orders]
+        if outcomes is not None:
+            rows = [{**row, **fate.as_json()} for row, fate in zip(rows, outcomes, strict=True)]
+        print_json(rows)
         return
     for order in orders:
-        console.print(f"submitted {order.order_id}: {order.text[:70]!r}")
-
-
-def _signer(operator: str | None, key: Path | None) -> tuple[Ed25519PrivateKey, str] | None:
-    """The sender's key and a role it is trusted for, or None (with a warning) to send unsigned."""
-    common = settings()
-    path = key or (key_path(common.state_dir, operator) if operator else None)
-    if path is None or not path.exists():
-        hint = (
-            f"no key for {operator} (`qm keys create --operator {operator}`)"
-            if operator
-            else ("no --as")
-        )
-        err_console.print(  # stderr: --json output stays machine-readable
-            f"[yellow]unsigned[/]: {hint}; a plan with an unsigned order needs two approvers",
-            highlight=False,
-        )
-        return None
-    private = load_private(path)
-    entry = TrustStore.load(common.trust_store).keys.get(key_id_of(private.public_key()))
-    if entry is None or entry.operator_id != operator:
-        fail(f"the key at {path} is not trusted for {operator}; sign the store first")
-    return private, entry.roles[0]
+        console.print(f"submitted {order.order_id}: {escape(repr(order.text[:70]))}")
+    for fate in outcomes or ():
+        console.print(f"{escape(fate.order_id)} {fate.status}: {escape(fate.summary())}")

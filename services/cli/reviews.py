@@ -23,7 +23,10 @@ from services.common.kafka import KafkaUnavailable, read_topics
 from services.common.signing import sign_review
 from services.parser.review import HISTORY_TOPICS, ReviewState, held_orders
 
-app = typer.Typer(help="Orders held for a person's safety review.", no_args_is_help=True)
+app = typer.Typer(
+    help="Every order's fate; orders waiting for an answer or a person's safety review.",
+    no_args_is_help=True,
+)
 Operator = Annotated[str, typer.Option("--as", envvar="QM_OPERATOR", help="Your operator id.")]
 Reason = Annotated[str, typer.Option(help="Why: recorded and signed with the review.")]
 Role = Annotated[str, typer.Option(help="Role you act in (reviewer or approver).")]

@@ -54,4 +54,10 @@ def build_app(
                 settings.kafka_bootstrap, settings.group_id, [Topic.ORDERS_SUBMITTED.value]
             ),
         )
+
+        @app.on_startup  # after wire_live's hook, so the topics exist by now
+        async def load_waiting() -> None:
+            # The queues of orders waiting for a person survive a restart (and fill the gauges).
+            await parser.refresh_reviews(parser.reviews)
+
     return app, parser

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -38,7 +39,16 @@ from services.parser.intake import read_order, where_of
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.pipeline import ParseResult, parse_many, read_released, to_messages
-from services.parser.review import ReviewCheck, ReviewRefusal, ReviewState, check_review
+from services.parser.review import (
+    ReviewCheck,
+    ReviewRefusal,
+    ReviewState,
+    check_answer,
+    check_review,
+    held_orders,
+    refused_answer,
+    waiting_for_answer,
+)
 from services.parser.settings import ParserSettings
 
 log = logging.getLogger("qm.parser")
@@ -66,6 +76,23 @@ class Parser:
         # Reads held and reviewed orders back from Kafka (any parser process may hold an order
         # another one reads the review of); replaced in live apps, a no-op in memory.
         self.refresh_reviews: Callable[[ReviewState], Awaitable[None]] = _no_refresh
+        for queue in ("review", "clarify"):
+            metrics.WAITING.labels(queue=queue).set_function(partial(self._count, queue))
+            metrics.OLDEST_WAITING.labels(queue=queue).set_function(partial(self._oldest, queue))
+
+    def _count(self, queue: str) -> float:
+        return len(self._queue(queue))
+
+    def _queue(self, queue: str) -> Mapping[str, OrderRejected]:
+        if queue == "review":
+            return held_orders(self.reviews)
+        return waiting_for_answer(self.reviews)
+
+    def _oldest(self, queue: str) -> float:
+        waiting = self._queue(queue).values()
+        if not waiting:
+            return 0.0
+        return (utcnow() - min(o.occurred_at for o in waiting)).total_seconds()
 
     async def on_orders_submitted(self, msg: KafkaMessage) -> None:
         """Turn a batch of free-text orders into OrderParsed or OrderRejected messages."""
@@ -82,6 +109,10 @@ class Parser:
                 )
             else:
                 decoded.append((record, order))
+        outgoing: list[tuple[Topic, BaseModel, str]] = []
+        if any(order.amends for _, order in decoded):
+            decoded, refused = await self._check_answers(decoded)
+            outgoing.extend(self._outgoing(message, None) for message in refused)
         # One hop off the event loop per batch: the rules take about a millisecond per order.
         results = await asyncio.to_thread(
             parse_many,
@@ -93,7 +124,6 @@ class Parser:
             self.judge,
             self.safety,
         )
-        outgoing: list[tuple[Topic, BaseModel, str]] = []
         for (record, _), result in zip(decoded, results, strict=True):
             if isinstance(result, LLMError):
                 metrics.ORDERS.labels(outcome="invalid", reason="llm_failed").inc()
@@ -103,6 +133,41 @@ class Parser:
             else:
                 outgoing.extend(self._outgoing(message, result) for message in result.messages)
         await publish_all(self.broker, outgoing)
+
+    async def _check_answers(
+        self, decoded: list[tuple[Any, OrderSubmitted]]
+    ) -> tuple[list[tuple[Any, OrderSubmitted]], list[OrderRejected]]:
+        """Split off the answers to unclear orders that may not be applied, as rejections."""
+        await self.refresh_reviews(self.reviews)
+        try:
+            trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
+        except UntrustedStoreError as err:
+            trust, untrusted = None, ReviewCheck(ReviewRefusal.UNTRUSTED_STORE, str(err))
+        kept: list[tuple[Any, OrderSubmitted]] = []
+        refused: list[OrderRejected] = []
+        for record, order in decoded:
+            if not order.amends:
+                kept.append((record, order))
+                continue
+            checked = (
+                untrusted if trust is None else check_answer(order, self.reviews, trust, utcnow())
+            )
+            metrics.ANSWERS.labels(
+                outcome=checked.refusal.value if checked.refusal else "applied"
+            ).inc()
+            if checked.refusal is None:
+                self.reviews.answered[order.amends] = order.order_id  # a second answer is late
+                kept.append((record, order))
+                continue
+            log.warning(
+                "answer %s to %s refused: %s (%s)",
+                order.order_id,
+                order.amends,
+                checked.refusal.value,
+                checked.detail,
+            )
+            refused.append(refused_answer(order, checked))
+        return kept, refused
 
     async def on_order_reviewed(self, msg: KafkaMessage) -> None:
         """Apply a person's signed safety review: release the held order or refuse it."""
@@ -193,15 +258,13 @@ class Parser:
             metrics.LLM_TOKENS.labels(kind="prompt").inc(completion.prompt_tokens)
             metrics.LLM_TOKENS.labels(kind="completion").inc(completion.completion_tokens)
         if isinstance(message, OrderParsed):
+            self.reviews.note_answer(message.order_id, message.flags)
             metrics.ORDERS.labels(outcome="accepted", reason="ok").inc()
             for field, value in message.confidence.items():
                 metrics.CONFIDENCE.labels(field=field).observe(value)
             log.debug("parsed %s → %s", message.order_id, message.destination)
             return Topic.ORDERS_PARSED, message, message.order_id
-        if (
-            message.outcome is RejectionOutcome.REVIEW
-        ):  # a review's own outcome counts once published
-            self.reviews.remember(message)
+        self.reviews.remember(message)  # held or unclear: waiting for a person
         reason = message.category.value if message.category else ",".join(message.missing) or "-"
         metrics.ORDERS.labels(outcome=message.outcome.value, reason=reason).inc()
         log.info(

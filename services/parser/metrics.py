@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 ORDERS = Counter("qm_parser_orders", "Orders parsed, by outcome and reason.", ["outcome", "reason"])
 LLM_SECONDS = Histogram(
@@ -24,4 +24,19 @@ JUDGE_SECONDS = Histogram(
 )
 REVIEWS = Counter(
     "qm_parser_reviews", "Signed safety reviews, by decision and outcome.", ["decision", "outcome"]
+)
+ANSWERS = Counter(
+    "qm_parser_answers",
+    "New versions answering unclear orders, by outcome (applied, or the refusal's reason code).",
+    ["outcome"],
+)
+WAITING = Gauge(
+    "qm_parser_waiting_orders",
+    "Orders waiting for a person, as this parser last read them: review or clarify.",
+    ["queue"],
+)
+OLDEST_WAITING = Gauge(
+    "qm_parser_oldest_waiting_seconds",
+    "Age of the oldest order waiting for a person, by queue (0 when none).",
+    ["queue"],
 )

@@ -35,6 +35,7 @@ from services.parser.llm import LLMBackend, LLMError
 from services.parser.places import gazetteer
 from services.parser.policy import Screen, screen
 from services.parser.requests import split_requests
+from services.parser.review import AMENDS_FLAG
 from services.parser.safety import SafetyParams, decide
 
 
@@ -211,6 +212,8 @@ def to_message(
 ) -> OrderParsed | OrderRejected:
     """Map an interpretation onto its contract; ids derive from the order so replays match."""
     message_id = content_id("msg", "parse", order.order_id)
+    if order.amends:  # a version answering an unclear order: closes that one once published
+        result = replace(result, flags=(*result.flags, f"{AMENDS_FLAG}{order.amends}"))
     if isinstance(result, Accepted):
         return OrderParsed(
             message_id=message_id,
