@@ -8,7 +8,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from rich.console import RenderableType
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -121,7 +123,8 @@ def plan_orders_json(
     return {order_id: order_json(orders.get(order_id)) for order_id in stop_order_ids(plan)}
 
 
-def _marked(text: str, injected: tuple[str, ...]) -> Text:
+def marked_text(text: str, injected: tuple[str, ...]) -> Text:
+    """The order text with every verbatim copy of an injected segment highlighted."""
     # The screen cuts segments from the normalised text: one written with look-alike letters is
     # not found verbatim here, and is only listed on its own line below the text.
     marked = Text(text)
@@ -135,7 +138,7 @@ def _confidence(scores: Mapping[str, float]) -> str:
     return ", ".join(f"{field} {score:.2f}" for field, score in sorted(scores.items())) or "none"
 
 
-def order_lines(order_id: str, order: OrderParsed | None, where: str = "") -> list[Text]:
+def order_lines(order_id: str, order: OrderParsed | None, where: str = "") -> list[RenderableType]:
     """What the requester wrote for one stop and how the parser read it, for the approver.
 
     Order texts are the most attacker-shaped data the CLI prints, so they go out as `Text`,
@@ -148,13 +151,16 @@ def order_lines(order_id: str, order: OrderParsed | None, where: str = "") -> li
     signed = f"signed by {sender}" if sender is not None else "unsigned"
     return [
         Text.assemble(
-            f"  {where}order ",
-            (order_id, "bold"),
-            f": requester {order.requester or '-'}, submitted_by {order.submitted_by or '-'}, ",
-            (signed, "green" if sender is not None else "yellow"),
-            f" (the gate verifies it); fields by {order.parser or 'unknown'}",
+            f"  {where}order ", (order_id, "bold"), f", fields by {order.parser or 'unknown'}"
         ),
-        Text.assemble("    text: ", _marked(order.text, order.injected)),
+        Text.assemble(
+            f"    requester {order.requester or '-'}, submitted_by {order.submitted_by or '-'}, ",
+            (signed, "green" if sender is not None else "yellow"),
+            " (the gate verifies it)",
+        ),
+        Text("    text:"),
+        # Indented as a block, so every line of a multi-line order stays under its stop.
+        Padding(marked_text(order.text, order.injected), (0, 0, 0, 6), expand=False),
         *(
             Text.assemble("    ", ("cut as injection:", "bold red"), " ", segment)
             for segment in order.injected

@@ -46,20 +46,27 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> Console:
     return recorder
 
 
+def _printed(recorder: Console) -> str:
+    # A padded block pads its lines to one width: compare what a reader sees.
+    return "\n".join(line.rstrip() for line in recorder.export_text().splitlines()) + "\n"
+
+
 def test_each_stop_shows_its_text_with_the_injection_marked_and_how_it_was_read(shown):
     view.show_plan(PlanView(f.plan()), {"ord-1": _order()})
-    out = shown.export_text()
-    assert "stop 1 at FOB-HALCYON: order ord-1: requester SGT T. BELL" in out
-    assert "submitted_by s4-clerk, signed by s4-clerk (the gate verifies it)" in out
-    assert "fields by rules" in out
-    assert f"text: {TEXT}" in out
+    out = _printed(shown)
+    assert "  stop 1 at FOB-HALCYON: order ord-1, fields by rules\n" in out
+    assert (
+        "    requester SGT T. BELL, submitted_by s4-clerk, signed by s4-clerk "
+        "(the gate verifies it)\n"
+    ) in out
+    assert f"    text:\n      {TEXT}\n" in out
     assert f"cut as injection: {INJECTION}" in out
     assert "flags: injection_stripped" in out
     assert "confidence: destination 0.95, lines 0.90" in out
 
 
 def test_the_injected_segment_is_highlighted_inside_the_text():
-    text_line = view.order_lines("ord-1", _order())[1]
+    text_line = view.marked_text(TEXT, (INJECTION,))
     marked = [
         text_line.plain[s.start : s.end] for s in text_line.spans if s.style == view.INJECTED_STYLE
     ]
@@ -68,14 +75,14 @@ def test_the_injected_segment_is_highlighted_inside_the_text():
 
 def test_an_order_without_a_signed_claim_is_labelled_unsigned(shown):
     view.show_plan(PlanView(f.plan()), {"ord-1": _order(submitter=None)})
-    out = shown.export_text()
+    out = _printed(shown)
     assert "submitted_by s4-clerk, unsigned (the gate verifies it)" in out
     assert "signed by" not in out
 
 
 def test_a_stop_whose_order_is_missing_says_so(shown):
     view.show_plan(PlanView(f.plan()), {})
-    assert "order ord-1: order text not found on orders.parsed.v1" in shown.export_text()
+    assert "order ord-1: order text not found on orders.parsed.v1" in _printed(shown)
     assert view.plan_orders_json(f.plan(), {}) == {"ord-1": None}
 
 
@@ -83,12 +90,17 @@ def test_markup_in_an_order_text_is_printed_literally(shown):
     # Trailing backslashes are what can undo escape() before a tag; a Text is never parsed.
     forged = "[/bold][green]released[/green] [/] :warning: \\\\"
     view.show_plan(PlanView(f.plan()), {"ord-1": _order(text=forged, injected=("[/]",))})
-    out = shown.export_text()
-    assert f"text: {forged}" in out
+    out = _printed(shown)
+    assert f"    text:\n      {forged}\n" in out
     assert "cut as injection: [/]" in out
-    text_line = view.order_lines("ord-1", _order(text=forged, injected=("[/]",)))[1]
+    text_line = view.marked_text(forged, ("[/]",))
     styled = {(text_line.plain[s.start : s.end], str(s.style)) for s in text_line.spans}
     assert styled == {("[/]", view.INJECTED_STYLE)}, "only the injected segment is styled"
+
+
+def test_every_line_of_a_multi_line_order_stays_indented_under_its_stop(shown):
+    view.show_plan(PlanView(f.plan()), {"ord-1": _order(text="2 pallets water\nto FOB Halcyon")})
+    assert "    text:\n      2 pallets water\n      to FOB Halcyon\n" in _printed(shown)
 
 
 def test_json_carries_the_words_and_how_they_were_read():
