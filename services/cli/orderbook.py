@@ -266,6 +266,7 @@ def fold(records: Iterable[Any], max_bytes: int, now: datetime) -> dict[str, Fat
     do not decode (plain-text orders from other clients, poison) are passed over: the parser's
     outcome for them still tells their fate."""
     book = Book()
+    seen: set[str] = set()  # a redelivered message (same content id) is one step, not two
     ordered = sorted(records, key=lambda r: (_TOPIC_RANK.get(r.topic, 9), r.timestamp_ms))
     for record in ordered:
         kind = _DECODERS.get(record.topic)
@@ -275,6 +276,9 @@ def fold(records: Iterable[Any], max_bytes: int, now: datetime) -> dict[str, Fat
             message = decode(kind[0], record.value, max_bytes)
         except DecodeError:
             continue
+        if message.message_id in seen:
+            continue
+        seen.add(message.message_id)
         getattr(book, kind[1])(message)
     return book.finish(now)
 

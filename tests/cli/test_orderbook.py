@@ -98,3 +98,9 @@ def test_each_order_is_followed_from_submission_to_release_or_an_answer():
     assert [e["stage"] for e in data["events"]] == ["submitted", "parsed", "planned"]
     later = fold(records, 1 << 20, f.NOW + timedelta(days=1))
     assert later["ord-b"].status == "expired"
+
+
+def test_a_redelivered_message_is_one_step():
+    clarify = _record(Topic.ORDERS_REJECTED, _clarify("ord-x"), 2)
+    fates = fold([clarify, clarify], 1 << 20, f.NOW)
+    assert [e.stage for e in fates["ord-x"].events] == ["clarify"]
