@@ -44,9 +44,11 @@ def _parsed(stack: Stack) -> dict[str, OrderParsed]:
     return found
 
 
-def test_plain_text_and_bare_fields_from_any_client_are_parsed(stack: Stack) -> None:
-    """A text value keyed by the client, and a JSON object of business fields, both parsed."""
+def test_plain_text_and_bare_fields_from_any_client_are_parsed_and_planned(stack: Stack) -> None:
+    """A text value keyed by the client, a JSON object of business fields and a console
+    producer's line: each parsed and planned, and, unsigned, its plan wants two people."""
     stack.start("parser", QM_PARSER_BACKEND="rules")
+    stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="100", QM_PLANNER_BATCH_WINDOW_S="4")
     key = f"kcat-{stack.env['QM_PARSER_GROUP_ID']}".encode()
     bare_id = f"bare-{stack.env['QM_PARSER_GROUP_ID']}"
     asyncio.run(
@@ -93,3 +95,14 @@ def test_plain_text_and_bare_fields_from_any_client_are_parsed(stack: Stack) -> 
     assert (plain.destination, plain.submitted_by) == ("FOB-HALCYON", "net-relay/ANVIL")
     assert [(line.sku, line.quantity) for line in plain.lines] == [("WATER-PALLET", 4)]
     assert bare.destination == "CAMP-GULLWING" and bare.requester == "Ana Ruiz"
+
+    plans = wait_for(
+        "a plan with the three orders",
+        lambda: [p for p in stack.qm_json("plans", "list") if wanted <= set(p["orders"])],
+        120,
+        stack.logs,
+    )
+    shown = stack.qm_json("plans", "show", plans[0]["plan_id"])
+    assert shown["needed"] == 2 and "unauthenticated_submitter" in shown["gate_risk"]
+    fates = {o["order_id"]: o for o in stack.qm_json("orders", "list")}
+    assert {fates[o]["status"] for o in wanted} == {"planned"}
