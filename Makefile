@@ -72,7 +72,7 @@ test-fast: setup-python setup-bench ## Unit and in-memory handler tests only (no
 	.venv/bin/pytest -m "not kafka and not llm" -q
 
 lint: setup-python ## ruff
-	.venv/bin/ruff check services schemas tests
+	.venv/bin/ruff check services schemas lab tests
 
 typecheck: setup-python ## mypy --strict
 	.venv/bin/mypy

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from services.cli import acl, audit, bench, dlq, evaluate, keys, lifecycle, orders, plans, reviews
-from services.cli.chaos import chaos
+from services.cli import acl, audit, dlq, keys, lifecycle, orders, plans, reviews
 from services.cli.context import console, err_console, fail, run, settings
 from services.cli.status import status
 from services.common.kafka import (
@@ -37,10 +37,21 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(acl.app, name="acls")
-app.add_typer(bench.app, name="bench")
 app.command("status")(status)
-app.command("chaos")(chaos)
-app.add_typer(evaluate.app, name="eval")
+
+
+def _register_lab() -> None:
+    """The lab's commands (bench, chaos, eval) when the lab is installed beside the product;
+    the product never imports it, and the image does not ship it."""
+    for entry in entry_points(group="quartermaster.cli"):
+        try:
+            register = entry.load()
+        except ImportError:
+            continue  # a product-only install: no lab
+        register(app)
+
+
+_register_lab()
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Theater scenarios.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")

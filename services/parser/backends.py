@@ -17,10 +17,6 @@ def build_backend(settings: ParserSettings) -> LLMBackend | None:
     """The configured backend; None means rules only (no model)."""
     if settings.backend == "rules":
         return None
-    if settings.backend == "replay":  # LOAD-TEST ONLY: never a parser of real orders
-        from services.parser.llm_replay import ReplayBackend
-
-        return ReplayBackend(settings.replay_corpus)
     if settings.backend == "openai":
         from services.parser.llm_openai import OpenAIBackend
 
@@ -63,7 +59,7 @@ def safety_params(settings: ParserSettings) -> SafetyParams:
 
 def build_judge(settings: ParserSettings, backend: LLMBackend | None) -> RedLineJudge | None:
     """The model-level red-line layer the settings name; None when it is off or no model runs."""
-    if settings.judge == "off" or settings.backend in ("rules", "replay"):
+    if settings.judge == "off" or settings.backend == "rules":
         return None
     prompt_bars = Bars(settings.refuse_at, settings.review_at)
     if settings.backend == "openai":

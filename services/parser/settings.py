@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import SHARED_DIR, CommonSettings
+from services.common.settings import CommonSettings
 
 
 class ParserSettings(CommonSettings):
@@ -16,14 +16,10 @@ class ParserSettings(CommonSettings):
 
     model_config = SettingsConfigDict(env_prefix="QM_PARSER_", extra="ignore")
 
-    backend: Literal["llama", "openai", "rules", "replay"] = Field(
+    # The load test's replay backend lives in the lab (lab/parser/replay.py), never here.
+    backend: Literal["llama", "openai", "rules"] = Field(
         default="llama",
-        description="llama: embedded GGUF; openai: HTTP endpoint; rules: no model; "
-        "replay: LOAD-TEST ONLY, answers derived from a labelled corpus",
-    )
-    replay_corpus: Path = Field(
-        default=SHARED_DIR / "eval",
-        description="LOAD-TEST replay backend: labelled corpus file or folder",
+        description="llama: embedded GGUF; openai: HTTP endpoint; rules: no model",
     )
     # Measured (qm eval parser, README): the rules alone accept clear orders correctly in
     # milliseconds; letting the model fill gaps on every order cost ~14 s and one injected field.

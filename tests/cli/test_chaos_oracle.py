@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.cli.chaos import duplicate_proposals
+from lab.cli.chaos import duplicate_proposals
 from tests import factories as f
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 
-from schemas.orders import OrderSubmitted
-from services.cli.load_measure import (
+from lab.cli.load_measure import (
     LoadResult,
     cpu_seconds,
     encode_orders,
     median_result,
     percentile,
 )
+from schemas.orders import OrderSubmitted
 from services.common.codec import decode
 
 

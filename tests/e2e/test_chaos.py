@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from services.cli.chaos import run_chaos
+from lab.cli.chaos import run_chaos
 
 pytestmark = pytest.mark.kafka
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.parser.evaluate import field_equal, run_deterministic, score
+from lab.parser.evaluate import field_equal, run_deterministic, score
 from tests.paths import EVAL_DIR
 
 EVAL = EVAL_DIR

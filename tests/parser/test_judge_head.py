@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from services.cli.train_judge import LABELS, fit_head
+from lab.cli.train_judge import LABELS, fit_head
 from services.parser.backends import HEADS
 from services.parser.judge import EncoderJudge, Head
 from services.parser.modelstore import MODELS

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from lab.parser.replay import ReplayBackend
 from services.common.scenario import load_scenario
 from services.parser.extraction import EXTRACTION_SCHEMA, Extraction, build_messages, is_grounded
 from services.parser.interpret import Accepted, interpret
-from services.parser.llm_replay import ReplayBackend
 from services.parser.policy import screen
 from tests.paths import EVAL_DIR
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from services.cli.bench import config_params
-from services.cli.main import app
-from services.planner.bench import (
+from lab.cli.bench import config_params
+from lab.planner.bench import (
     arc,
     check,
     evaluate,
@@ -23,6 +22,7 @@ from services.planner.bench import (
     routes_of,
     to_problem,
 )
+from services.cli.main import app
 from services.planner.construct import savings_routes
 from services.planner.solver import SolveParams, solve
 from tests.paths import BENCH_DIR

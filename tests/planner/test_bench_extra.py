@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.planner.bench import (
+from lab.planner.bench import (
     check,
     depots_of,
     evaluate,

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from services.cli.main import app
-from services.planner.bench import (
+from lab.planner.bench import (
     Routes,
     check,
     evaluate,
@@ -24,8 +23,9 @@ from services.planner.bench import (
     route_distance,
     to_problem,
 )
-from services.planner.bench_pyvrp import solve_pyvrp
-from services.planner.bench_vroom import solve_vroom
+from lab.planner.with_pyvrp import solve_pyvrp
+from lab.planner.with_vroom import solve_vroom
+from services.cli.main import app
 from services.planner.problem import Problem
 from tests.paths import BENCH_DIR
 from tests.planner.test_bench import BKS, SOLOMON, VRP
@@ -140,7 +140,7 @@ def test_a_missing_library_names_the_make_target(
     tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without pyvroom installed (hidden here) the command says to run `make setup-bench`."""
-    monkeypatch.delitem(sys.modules, "services.planner.bench_vroom")
+    monkeypatch.delitem(sys.modules, "lab.planner.with_vroom")
     monkeypatch.setitem(sys.modules, "vroom", None)  # what import finds for an absent package
     args = ["bench", "planner", str(tiny["tiny1"]), "--bks", str(tiny["bks"]), "--solver", "vroom"]
     result = CliRunner().invoke(app, args)
@@ -152,7 +152,7 @@ def test_a_missing_library_names_the_make_target(
 def test_the_services_never_import_the_other_solvers() -> None:
     """Loading the CLI, the planner service and the bench module leaves VROOM and PyVRP out."""
     code = (
-        "import sys, services.cli.main, services.planner.handlers, services.planner.bench; "
+        "import sys, services.cli.main, services.planner.handlers, lab.planner.bench; "
         "print(sorted({'vroom', 'pyvrp'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

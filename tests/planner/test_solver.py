@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.cli.bench import config_params
 from schemas.orders import Priority
 from schemas.plans import Route
-from services.cli.bench import config_params
 from services.common.scenario import Scenario
 from services.planner import sisr
 from services.planner.plan import EXHAUSTED
@@ -241,7 +241,7 @@ def test_start_routes_that_use_up_the_limit_are_still_the_plan(
 _KILLED_PLANNER = """
 import sys
 from pathlib import Path
-from services.planner.bench import read_instance, to_problem
+from lab.planner.bench import read_instance, to_problem
 from services.planner.solver import SolveParams, solve
 solve(to_problem(read_instance(Path(sys.argv[1]))), SolveParams(time_limit_s=60))
 """

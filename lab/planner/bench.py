@@ -1,6 +1,6 @@
 """Benchmark instances (Solomon, Homberger, CVRPLIB X, Li & Lim, Cordeau): read, solve, score.
 
-Li & Lim, Cordeau and their JSON best-knowns are read in `services.planner.bench_formats`.
+Li & Lim, Cordeau and their JSON best-knowns are read in `lab.planner.formats`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import vrplib  # type: ignore[import-untyped]  # ships no type information
 
+from lab.planner.formats import Bks as Bks  # re-exported: importers use bench's names
+from lab.planner.formats import Instance as Instance
+from lab.planner.formats import read_cordeau, read_li_lim
+from lab.planner.formats import read_json_bks as read_json_bks
 from schemas.orders import Priority
-from services.planner.bench_formats import Bks as Bks  # re-exported: importers use bench's names
-from services.planner.bench_formats import Instance as Instance
-from services.planner.bench_formats import read_cordeau, read_li_lim
-from services.planner.bench_formats import read_json_bks as read_json_bks
 from services.planner.problem import (
     Customers,
     Duty,

@@ -1,7 +1,7 @@
 """Benchmark data: the instance and best-known types, and the Li & Lim and Cordeau formats.
 
 The Solomon, Homberger and CVRPLIB readers (through vrplib) and `read_instance`, which picks a
-reader by a file's content, are in `services.planner.bench`.
+reader by a file's content, are in `lab.planner.bench`.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from lab.cli.train_judge import train_judge
+from lab.parser.evaluate import FIELDS, OUTCOMES, Record, load_orders, score, to_record
 from services.cli.context import console, fail
-from services.cli.train_judge import train_judge
 from services.common.scenario import ScenarioError, load_scenario
 from services.parser.backends import build_backend, build_judge, safety_params
-from services.parser.evaluate import FIELDS, OUTCOMES, Record, load_orders, score, to_record
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.pipeline import ModelPolicy, understand

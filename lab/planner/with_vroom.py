@@ -18,7 +18,7 @@ from typing import Any
 
 import vroom
 
-from services.planner.bench import Routes, require_plain
+from lab.planner.bench import Routes, require_plain
 from services.planner.problem import Job, Problem
 
 NAME = f"VROOM {version('pyvroom')}"

@@ -39,9 +39,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from schemas.topics import Topic
-from services.cli.context import console, fail, settings
-from services.cli.load_measure import (
+from lab.cli.load_measure import (
     MODES,
     LoadResult,
     Mode,
@@ -50,6 +48,8 @@ from services.cli.load_measure import (
     measure,
     median_result,
 )
+from schemas.topics import Topic
+from services.cli.context import console, fail, settings
 from services.common.kafka import KafkaUnavailable, ensure_topics, start_group_at_end
 from services.common.settings import SHARED_DIR
 
@@ -84,7 +84,7 @@ def _start_parsers(
     logs.mkdir(parents=True, exist_ok=True)
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "services.cli.bench_load"],
+            [sys.executable, "-m", "lab.cli.bench_load"],
             cwd=REPO,
             env=env,
             stdout=(logs / f"parser-{group}-{i}.log").open("ab"),
@@ -214,12 +214,12 @@ def load(
 
 
 def _serve_replay_parser() -> None:
-    """A parser process with the replay backend (until backends.py knows "replay")."""
+    """A parser process with the LOAD-TEST replay backend, which the product does not have."""
     from prometheus_client import REGISTRY
 
+    from lab.parser.replay import ReplayBackend
     from services.common.logs import configure_logging
     from services.parser.app import build_app
-    from services.parser.llm_replay import ReplayBackend
     from services.parser.settings import ParserSettings
 
     configure_logging("parser")

@@ -18,7 +18,7 @@ import numpy as np
 from pyvrp import ActivityType, Client, Depot, Location, ProblemData, Shipment, VehicleType, solve
 from pyvrp.stop import MaxRuntime
 
-from services.planner.bench import Routes, fleets, require_plain
+from lab.planner.bench import Routes, fleets, require_plain
 from services.planner.problem import Problem
 
 NAME = f"PyVRP {version('pyvrp')}"

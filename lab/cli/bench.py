@@ -14,9 +14,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.cli.bench_load import load
-from services.cli.context import console, fail
-from services.planner.bench import (
+from lab.cli.bench_load import load
+from lab.planner.bench import (
     Bks,
     Result,
     Routes,
@@ -27,6 +26,7 @@ from services.planner.bench import (
     read_instance,
     read_json_bks,
 )
+from services.cli.context import console, fail
 from services.planner.problem import Problem
 from services.planner.solver import Solution, SolveParams, solve
 
@@ -64,8 +64,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 # each one and the function in it. Only the bench imports them, lazily; `make setup-bench`
 # installs them (the `bench` extra).
 SOLVERS: dict[str, tuple[str, str]] = {
-    "vroom": ("services.planner.bench_vroom", "solve_vroom"),
-    "pyvrp": ("services.planner.bench_pyvrp", "solve_pyvrp"),
+    "vroom": ("lab.planner.with_vroom", "solve_vroom"),
+    "pyvrp": ("lab.planner.with_pyvrp", "solve_pyvrp"),
 }
 
 Answer = Callable[[Problem], Solution | Routes]

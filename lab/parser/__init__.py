@@ -1,0 +1,1 @@
+"""Parser evaluation on labelled corpora, and the load test's replay backend."""

@@ -1,0 +1,1 @@
+"""Planner benchmarks: instance formats, best-known gaps, the other solvers side by side."""
