@@ -85,26 +85,26 @@ check: lint typecheck ## Lint, types and schema drift
 
 bench: bench-planner bench-parser bench-load ## Every benchmark table (planner gap, parser accuracy/latency, load)
 
-bench-planner: setup-python $(if $(SOLVERS),setup-bench) ## Planner gap to best-known (BENCH_SET=, TIME=s, SOLVERS="vroom pyvrp")
+bench-planner: setup-bench ## Planner gap to best-known (BENCH_SET=, TIME=s, SOLVERS="vroom pyvrp")
 	mkdir -p .run && .venv/bin/qm bench planner $(or $(BENCH_SET),../shared/bench/solomon) \
 	  --bks ../shared/bench/bks.csv --time-limit $(or $(TIME),30) --json .run/bench-planner.json \
 	  $(foreach s,$(SOLVERS),--solver $(s))
 
 EVAL_CORPORA := tests/eval/own-tune.jsonl tests/eval/own-holdout.jsonl tests/eval/multi-tune.jsonl \
   tests/eval/multi-holdout.jsonl ../shared/eval/orders-dev.jsonl ../shared/eval/adversarial-dev.jsonl
-bench-parser: setup ## Parser and red-line layers on both halves of our corpus and the dev files, side by side
+bench-parser: setup setup-bench ## Parser and red-line layers on both halves of our corpus and the dev files, side by side
 	mkdir -p .run && .venv/bin/qm eval parser $(foreach c,$(EVAL_CORPORA),--corpus $(c)) \
 	  --scenario ../shared/eval/scenario.yaml --backend rules \
 	  --backend rules@judge=encoder:$(MODEL) --backend rules@judge=prompt:$(JUDGE_MODEL) \
 	  --backend rules@judge=both $(if $(LIMIT),--limit $(LIMIT)) --json .run/eval-parser.json
 
-bench-parser-model: setup ## The same with the model extracting what the rules cannot (slow: ~10 s per such order)
+bench-parser-model: setup setup-bench ## The same with the model extracting what the rules cannot (slow: ~10 s per such order)
 	mkdir -p .run && .venv/bin/qm eval parser $(foreach c,$(EVAL_CORPORA),--corpus $(c)) \
 	  --scenario ../shared/eval/scenario.yaml --backend rules@judge=both \
 	  --backend llama:$(MODEL)@fallback@judge=both $(if $(LIMIT),--limit $(LIMIT)) \
 	  --json .run/eval-parser-model.json
 
-bench-load: setup ## Parser throughput on a real broker, 1 vs 2 parser processes
+bench-load: setup setup-bench ## Parser throughput on a real broker, 1 vs 2 parser processes
 	deploy/kafka/kafka.sh start
 	.venv/bin/qm bench load --orders $(or $(ORDERS),5000) --parsers 1,2 $(if $(REPEAT),--repeat $(REPEAT))
 
