@@ -114,7 +114,7 @@ class Gate:
         if kind is not None and (
             kind != "plan_released" or decision.plan_id in self.state.released
         ):
-            self._restore(decision, kind)
+            self.state.restore(decision, kind)
             return
         metrics.DECISIONS.labels(decision=decision.decision.value).inc()
         if decision.plan_id not in self.state.plans:
@@ -149,14 +149,6 @@ class Gate:
             outcome.refusal.value if outcome.refusal else outcome.detail,
         )
         metrics.PLANS_PENDING.set(self._pending())
-
-    def _restore(self, decision: PlanDecided, kind: AuditKind) -> None:
-        """Re-apply a decision the trail says was already applied, without judging it again."""
-        self.state.seen.add(decision.message_id)
-        if kind == "decision_recorded":  # judged again, like every approval, at the next one
-            self.state.approvals.setdefault(decision.plan_id, []).append(decision)
-        elif kind == "plan_rejected":
-            self.state.rejected.add(decision.plan_id)
 
     async def _withdraw(self, gone: Withdrawn) -> None:
         """Audit that an approval given earlier no longer counts, under its own record."""

@@ -86,6 +86,16 @@ class GateState:
         if plan.supersedes is not None:
             self.superseded_by.setdefault(plan.supersedes, plan.plan_id)
 
+    def restore(self, decision: PlanDecided, kind: str) -> None:
+        """Re-apply a decision the audit trail says was applied before a restart, without
+        judging it now: a recorded approval is judged again, like every approval, when the next
+        one for its plan arrives; a rejection closes its plan; a refusal only marks it seen."""
+        self.seen.add(decision.message_id)
+        if kind == "decision_recorded":
+            self.approvals.setdefault(decision.plan_id, []).append(decision)
+        elif kind == "plan_rejected":
+            self.rejected.add(decision.plan_id)
+
     def remember_release(self, release: PlanReleased) -> None:
         """Record a release read back from the released topic, and the stops it commits."""
         self.released[release.plan_id] = release
