@@ -28,8 +28,6 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -48,6 +46,7 @@ from lab.cli.load_measure import (
     measure,
     median_result,
 )
+from lab.supervisor import Supervisor
 from schemas.topics import Topic
 from services.cli.context import console, fail, settings
 from services.common.kafka import KafkaUnavailable, ensure_topics, start_group_at_end
@@ -68,9 +67,7 @@ def corpus_texts(corpus: Path) -> list[str]:
     ]
 
 
-def _start_parsers(
-    count: int, group: str, corpus: Path, logs: Path
-) -> list[subprocess.Popen[bytes]]:
+def _start_parsers(count: int, group: str, corpus: Path, logs: Path) -> Supervisor:
     env = {
         **os.environ,
         "QM_PARSER_GROUP_ID": group,
@@ -81,17 +78,10 @@ def _start_parsers(
         "QM_BENCH_REPLAY_CORPUS": str(corpus),
         "QM_LOG_LEVEL": "WARNING",
     }
-    logs.mkdir(parents=True, exist_ok=True)
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "lab.cli.bench_load"],
-            cwd=REPO,
-            env=env,
-            stdout=(logs / f"parser-{group}-{i}.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        for i in range(count)
-    ]
+    parsers = Supervisor(env, logs)
+    for i in range(count):
+        parsers.start(f"parser-{group}-{i}", "lab.cli.bench_load")
+    return parsers
 
 
 async def _wait_for_members(bootstrap: str, group: str, count: int, limit_s: float) -> None:
@@ -123,22 +113,16 @@ def run_once(
     batch = encode_orders(corpus_texts(corpus), orders, run)
     asyncio.run(ensure_topics(common.kafka_bootstrap, common.partitions))
     asyncio.run(start_group_at_end(common.kafka_bootstrap, group, Topic.ORDERS_SUBMITTED.value))
-    procs = _start_parsers(parsers, group, corpus, common.state_dir / "bench")
+    running = _start_parsers(parsers, group, corpus, common.state_dir / "bench")
     try:
         asyncio.run(_wait_for_members(common.kafka_bootstrap, group, parsers, 60))
-        pids = [proc.pid for proc in procs]
+        pids = [proc.pid for proc in running.procs.values()]
         broker = broker_pid(common.state_dir)
         return asyncio.run(
             measure(common.kafka_bootstrap, batch, mode, run, pids, broker, timeout, rate)
         )
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        running.stop_all()
 
 
 def _table(results: Sequence[LoadResult], repeat: int) -> Table:

@@ -39,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.table import Table
 
+from lab.supervisor import Supervisor
 from schemas.envelope import content_id, utcnow
 from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased, superseded_plans
@@ -280,7 +281,7 @@ class Harness:
             "QM_GATE_METRICS_PORT": "0",
             "QM_LOG_LEVEL": "INFO",
         }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.services = Supervisor(self.env, self.logs)
         self.outcome = Outcome(orders=orders)
         self.submitted: list[str] = []
         self.approved: dict[str, float] = {}  # plan id -> when approvals were last sent
@@ -330,20 +331,11 @@ class Harness:
 
     def start(self, service: str) -> None:
         """`python -m services.<service>` with the run's environment."""
-        log = (self.logs / f"{service}.log").open("ab")
-        self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.services.start(service)
 
     def kill(self, service: str) -> None:
         """SIGKILL a service and start it again."""
-        proc = self.procs[service]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        self.services.kill(service)
         self.outcome.kills[service] += 1
         console.print(f"[red]kill -9 {service}[/] (#{self.outcome.kills[service]})")
         time.sleep(0.5)
@@ -351,23 +343,14 @@ class Harness:
 
     def revive(self) -> None:
         """Restart any service that exited on its own (counted, not hidden)."""
-        for service, proc in self.procs.items():
-            if proc.poll() is not None:
-                self.outcome.crashes[service] += 1
-                console.print(f"[yellow]{service} exited ({proc.returncode}); restarting[/]")
-                self.start(service)
+        for service, code in self.services.exited().items():
+            self.outcome.crashes[service] += 1
+            console.print(f"[yellow]{service} exited ({code}); restarting[/]")
+            self.start(service)
 
     def stop_services(self) -> None:
         """Terminate every service."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        self.services.stop_all()
 
     # -- load and approvals -----------------------------------------------------------------
 

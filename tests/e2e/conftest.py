@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from lab.supervisor import Supervisor
+
 REPO = Path(__file__).resolve().parents[2]
 QM = str(Path(sys.executable).parent / "qm")
 
@@ -33,32 +35,21 @@ class Stack:
 
     env: dict[str, str]
     logs: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    services: Supervisor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.services = Supervisor(self.env, self.logs)
 
     def start(self, service: str, **extra: str) -> None:
         """Start `python -m services.<service>` with the stack's environment."""
         port = free_port()
         self.ports[service] = port
-        env = {**self.env, f"QM_{service.upper()}_METRICS_PORT": str(port), **extra}
-        log = (self.logs / f"{service}.log").open("ab")
-        self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.services.start(service, **{f"QM_{service.upper()}_METRICS_PORT": str(port), **extra})
 
     def restart(self, service: str, **extra: str) -> None:
         """Stop one service (SIGTERM, as an orchestrator would) and start it again."""
-        proc = self.procs.pop(service)
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        self.services.stop(service)
         self.start(service, **extra)
 
     def qm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -94,17 +85,11 @@ class Stack:
 
     def alive(self) -> dict[str, bool]:
         """Which services are still running."""
-        return {name: proc.poll() is None for name, proc in self.procs.items()}
+        return self.services.alive()
 
     def stop(self) -> None:
         """Terminate every service and wait for it."""
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        self.services.stop_all()
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float, logs: Path) -> Any:

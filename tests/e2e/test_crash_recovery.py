@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections import Counter
 from pathlib import Path
 from typing import TypeVar
@@ -58,8 +57,7 @@ def _planned(stack: Stack, ids: set[str]) -> Counter[str]:
 
 
 def _kill(stack: Stack, service: str) -> None:
-    stack.procs[service].send_signal(signal.SIGKILL)
-    stack.procs[service].wait(timeout=10)
+    stack.services.kill(service)
 
 
 def test_killed_services_lose_no_order_and_plan_none_twice(stack, tmp_path):

@@ -263,10 +263,7 @@ def test_a_restarted_gate_replays_its_topics_without_dead_lettering_the_poison_a
 ) -> None:
     stack = poisoned.stack
     bootstrap = stack.env["KAFKA_BOOTSTRAP"]
-    gate = stack.procs["gate"]
-    gate.terminate()
-    gate.wait(30)
-    stack.start("gate", QM_MAX_MESSAGE_BYTES=str(LIMITS["gate"]))
+    stack.restart("gate", QM_MAX_MESSAGE_BYTES=str(LIMITS["gate"]))
     # Same key as the poisons, so the same partition: once this is audited, they were replayed.
     marker = encode(_valid(Topic.PLANS_DECIDED, "gate-after-restart"))
     asyncio.run(_produce(bootstrap, [(Topic.PLANS_DECIDED.value, marker)]))
