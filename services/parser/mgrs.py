@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
+import mgrs as _mgrs  # type: ignore[import-untyped]  # ships no type hints
+
 from services.common.scenario import Scenario
 
-_A = 6_378_137.0
-_F = 1 / 298.257223563
-_E2 = _F * (2 - _F)
-_EP2 = _E2 / (1 - _E2)
-_K0 = 0.9996
-_FALSE_E = 500_000.0
+# The package's converter holds no state: one serves every call.
+_MGRS = _mgrs.MGRS()
+# Zone 2 (174°W to 168°W) has none of the standard's exceptions and is clear of the antimeridian.
+_PLAIN_ZONE = 2
+# Its warning that a grid lies a little outside its band: such grids are read as before, quietly.
+warnings.filterwarnings("ignore", 'Warning in "Convert_MGRS_To_UTM"', RuntimeWarning)
 _COLS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 _ROWS = "ABCDEFGHJKLMNPQRSTUV"
 _BANDS = "CDEFGHJKLMNPQRSTUVWX"
@@ -39,92 +42,43 @@ class Grid:
     precision_m: float
 
 
-def _meridian_arc(lat: float) -> float:
-    e4, e6 = _E2**2, _E2**3
-    return _A * (
-        (1 - _E2 / 4 - 3 * e4 / 64 - 5 * e6 / 256) * lat
-        - (3 * _E2 / 8 + 3 * e4 / 32 + 45 * e6 / 1024) * math.sin(2 * lat)
-        + (15 * e4 / 256 + 45 * e6 / 1024) * math.sin(4 * lat)
-        - (35 * e6 / 3072) * math.sin(6 * lat)
-    )
+def _meridian(zone: int) -> float:
+    return (zone - 1) * 6 - 180 + 3.0
 
 
 def utm_from_latlon(lat: float, lon: float, zone: int | None = None) -> tuple[int, float, float]:
-    """Return (zone, easting, northing) of a WGS84 point (northern or southern hemisphere)."""
+    """Return (zone, easting, northing) of a WGS84 point (northern or southern hemisphere).
+
+    `zone` projects on another zone's meridian; the point must lie within 3° of it. Eastings and
+    northings are the centre of the metre holding the point (the package works in metres).
+    """
     zone = zone or int((lon + 180) // 6) + 1
-    phi, lam = math.radians(lat), math.radians(lon)
-    lam0 = math.radians((zone - 1) * 6 - 180 + 3)
-    n = _A / math.sqrt(1 - _E2 * math.sin(phi) ** 2)
-    t, c = math.tan(phi) ** 2, _EP2 * math.cos(phi) ** 2
-    a = math.cos(phi) * (lam - lam0)
-    easting = (
-        _K0
-        * n
-        * (a + (1 - t + c) * a**3 / 6 + (5 - 18 * t + t**2 + 72 * c - 58 * _EP2) * a**5 / 120)
-        + _FALSE_E
-    )
-    northing = _K0 * (
-        _meridian_arc(phi)
-        + n
-        * math.tan(phi)
-        * (
-            a**2 / 2
-            + (5 - t + 9 * c + 4 * c**2) * a**4 / 24
-            + (61 - 58 * t + t**2 + 600 * c - 330 * _EP2) * a**6 / 720
+    # The package chooses the zone itself. A transverse Mercator depends on the longitude only
+    # through its distance from the meridian, so the point moves to a plain zone, keeping that.
+    shifted = lon - _meridian(zone) + _meridian(_PLAIN_ZONE)
+    got, _, easting, northing = _MGRS.MGRSToUTM(_MGRS.toMGRS(lat, shifted))
+    if int(got) != _PLAIN_ZONE:
+        raise ValueError(
+            f"({lat}, {lon}) is more than 3° from zone {zone}'s meridian: project it in its own"
+            " zone (zone=None)"
         )
-    )
-    if lat < 0:
-        northing += 10_000_000.0
-    return zone, easting, northing
+    return zone, float(easting), float(northing)
 
 
 def latlon_from_utm(
     zone: int, easting: float, northing: float, north: bool = True
 ) -> tuple[float, float]:
-    """Return (lat, lon) of a UTM coordinate."""
-    if not north:
-        northing -= 10_000_000.0
-    m = northing / _K0
-    mu = m / (_A * (1 - _E2 / 4 - 3 * _E2**2 / 64 - 5 * _E2**3 / 256))
-    e1 = (1 - math.sqrt(1 - _E2)) / (1 + math.sqrt(1 - _E2))
-    phi1 = (
-        mu
-        + (3 * e1 / 2 - 27 * e1**3 / 32) * math.sin(2 * mu)
-        + (21 * e1**2 / 16 - 55 * e1**4 / 32) * math.sin(4 * mu)
-        + (151 * e1**3 / 96) * math.sin(6 * mu)
-        + (1097 * e1**4 / 512) * math.sin(8 * mu)
-    )
-    n1 = _A / math.sqrt(1 - _E2 * math.sin(phi1) ** 2)
-    t1, c1 = math.tan(phi1) ** 2, _EP2 * math.cos(phi1) ** 2
-    r1 = _A * (1 - _E2) / (1 - _E2 * math.sin(phi1) ** 2) ** 1.5
-    d = (easting - _FALSE_E) / (n1 * _K0)
-    lat = phi1 - (n1 * math.tan(phi1) / r1) * (
-        d**2 / 2
-        - (5 + 3 * t1 + 10 * c1 - 4 * c1**2 - 9 * _EP2) * d**4 / 24
-        + (61 + 90 * t1 + 298 * c1 + 45 * t1**2 - 252 * _EP2 - 3 * c1**2) * d**6 / 720
-    )
-    lon = (
-        d
-        - (1 + 2 * t1 + c1) * d**3 / 6
-        + (5 - 2 * c1 + 28 * t1 - 3 * c1**2 + 8 * _EP2 + 24 * t1**2) * d**5 / 120
-    ) / math.cos(phi1)
-    return math.degrees(lat), (zone - 1) * 6 - 180 + 3 + math.degrees(lon)
-
-
-def _square(zone: int, easting: float, northing: float) -> str:
-    col = _COLS[((zone - 1) % 3) * 8 + int(easting // 100_000) - 1]
-    row = _ROWS[(int(northing // 100_000) + (5 if zone % 2 == 0 else 0)) % 20]
-    return col + row
+    """Return (lat, lon) of a UTM coordinate (the centre of the metre holding it)."""
+    grid = _MGRS.UTMToMGRS(zone, "N" if north else "S", easting, northing)
+    lat, lon = _MGRS.toLatLon(grid)
+    return float(lat), float(lon)
 
 
 def to_mgrs(lat: float, lon: float, digits: int = 5) -> str:
-    """Format a WGS84 point as an MGRS string like '38S LE 98411 19386'."""
-    zone, easting, northing = utm_from_latlon(lat, lon)
-    band = _BANDS[min(int((lat + 80) // 8), len(_BANDS) - 1)]
-    scale = 10 ** (5 - digits)
-    e = int(easting % 100_000) // scale
-    n = int(northing % 100_000) // scale
-    return f"{zone}{band} {_square(zone, easting, northing)} {e:0{digits}d} {n:0{digits}d}"
+    """Format a WGS84 point as an MGRS string like '38S LE 98411 19386' (digits truncated)."""
+    compact = str(_MGRS.toMGRS(lat, lon, MGRSPrecision=digits))
+    head, east, north = compact[: -2 * digits], compact[-2 * digits : -digits], compact[-digits:]
+    return f"{head[:-2]} {head[-2:]} {east} {north}"
 
 
 def _split_digits(raw: str) -> tuple[str, str] | None:
@@ -173,22 +127,19 @@ def _grid_from_match(match: re.Match[str], default: tuple[int, str]) -> Grid | N
 
 
 def grid_to_utm(grid: Grid) -> tuple[float, float]:
-    """Full UTM (easting, northing) of a grid's square centre-of-precision corner."""
-    col_index = _COLS.index(grid.square[0]) - ((grid.zone - 1) % 3) * 8 + 1
-    row_index = (_ROWS.index(grid.square[1]) - (5 if grid.zone % 2 == 0 else 0)) % 20
-    easting = col_index * 100_000 + grid.easting
-    band_floor = -80 + 8 * _BANDS.index(grid.band)
-    min_northing = _band_min_northing(band_floor)
-    northing = row_index * 100_000 + grid.northing
-    while northing < min_northing - 100_000:
-        northing += 2_000_000
-    return easting, northing
+    """Full UTM (easting, northing) of a grid's south-west corner at its precision.
 
-
-@lru_cache(maxsize=64)
-def _band_min_northing(band_floor_lat: int) -> float:
-    # The band's southern edge on the central meridian fixes which 2000 km row cycle applies.
-    return utm_from_latlon(max(band_floor_lat, 0), 3.0, 31)[2]
+    Raises ValueError when the square's row does not lie in the grid's latitude band.
+    """
+    east, north = int(grid.easting), int(grid.northing)
+    compact = f"{grid.zone:02d}{grid.band}{grid.square}{east:05d}{north:05d}"
+    # The package picks the 2000 km cycle of the row letters from the band and checks the two
+    # agree; it answers the centre of the metre, half a metre north-east of the corner.
+    try:
+        _, _, easting, northing = _MGRS.MGRSToUTM(compact)
+    except _mgrs.core.MGRSError as exc:
+        raise ValueError(f"{compact}: square {grid.square} is not in band {grid.band}") from exc
+    return float(easting) - 0.5, float(northing) - 0.5
 
 
 def to_latlon(grid: Grid) -> tuple[float, float]:
@@ -214,11 +165,17 @@ def locate(grid: str | Grid, scenario: Scenario, within_m: float = 1000.0) -> st
     if parsed is None:
         return None
     half = parsed.precision_m / 2
-    east, north = grid_to_utm(parsed)
+    try:
+        east, north = grid_to_utm(parsed)
+    except ValueError:
+        return None  # a square far outside its band designates no place of the theater
     east, north = east + half, north + half
     best: tuple[float, str] | None = None
     for loc in scenario.locations:
-        loc_e, loc_n = _location_point(loc.lat, loc.lon, loc.mgrs, parsed.zone)
+        try:
+            loc_e, loc_n = _location_point(loc.lat, loc.lon, loc.mgrs, parsed.zone)
+        except ValueError:
+            continue  # beyond the grid's zone (3° from its meridian): the package won't project it
         dist = math.hypot(loc_e - east, loc_n - north)
         if dist <= within_m and (best is None or dist < best[0]):
             best = (dist, loc.id)
