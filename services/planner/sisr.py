@@ -28,10 +28,40 @@ from services.planner.problem import Job, Problem
 log = logging.getLogger("qm.planner")
 
 SOURCE = Path(__file__).with_name("native") / "sisr.c"
-_FLAGS = ("-O3", "-std=gnu11", "-shared", "-fPIC")
+# The compiler flags live beside the source, where the Dockerfile's build reads them too.
+CFLAGS = SOURCE.with_name("cflags")
 _I64 = ctypes.POINTER(ctypes.c_int64)
 _I32 = ctypes.POINTER(ctypes.c_int)
 _U8 = ctypes.POINTER(ctypes.c_ubyte)
+
+
+class Inst(ctypes.Structure):
+    """sisr.c's `Inst`, field for field in its order: the instance the search reads."""
+
+    _fields_ = (
+        ("nodes", ctypes.c_int),
+        ("duties", ctypes.c_int),
+        ("jobs", ctypes.c_int),
+        ("dist", _I64),
+        ("travel", _I64),
+        ("service", _I64),
+        ("duty_node", _I32),
+        ("duty_class", _I32),
+        ("duty_shape", _I32),
+        ("duty_start", _I64),
+        ("duty_end", _I64),
+        ("duty_cap", _I64),
+        ("duty_fixed", _I64),
+        ("job_node", _I32),
+        ("job_open", _I64),
+        ("job_close", _I64),
+        ("job_dem", _I64),
+        ("job_penalty", _I64),
+        ("allowed", _U8),
+        ("locked", _U8),
+        ("adj", _I32),  # the search's own work arrays: left NULL
+        ("remote", _I64),
+    )
 
 
 class NativeUnavailable(RuntimeError):
@@ -56,7 +86,7 @@ def library_path() -> Path:
     prebuilt = os.environ.get("QM_PLANNER_SISR_LIBRARY")
     if prebuilt:
         return Path(prebuilt)
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(_FLAGS).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(_flags()).encode()).hexdigest()[:16]
     return cache_dir() / "native" / f"sisr-{digest}.so"
 
 
@@ -66,17 +96,16 @@ def _library() -> ctypes.CDLL:
     if not path.exists():
         _compile(path)
     lib = ctypes.CDLL(str(path))
+    lib.sisr_inst_size.restype = ctypes.c_size_t
+    if lib.sisr_inst_size() != ctypes.sizeof(Inst):
+        raise NativeUnavailable(
+            f"{path} has another Inst layout than sisr.Inst: make Inst match sisr.c, or delete"
+            " the library (or unset QM_PLANNER_SISR_LIBRARY) to rebuild it"
+        )
     fn = lib.sisr_solve
     fn.restype = ctypes.c_int64
     fn.argtypes = [
-        *(ctypes.c_int,) * 3,
-        *(_I64,) * 3,
-        *(_I32,) * 3,
-        *(_I64,) * 4,
-        _I32,
-        *(_I64,) * 4,
-        _U8,
-        _U8,
+        ctypes.POINTER(Inst),
         _I32,
         ctypes.c_double,
         ctypes.c_uint64,
@@ -84,6 +113,12 @@ def _library() -> ctypes.CDLL:
         _I32,
     ]
     return lib
+
+
+def _flags() -> list[str]:
+    """The words of native/cflags, its '#' comment lines left out."""
+    lines = CFLAGS.read_text().splitlines()
+    return [word for line in lines if not line.startswith("#") for word in line.split()]
 
 
 def _compile(path: Path) -> None:
@@ -94,7 +129,7 @@ def _compile(path: Path) -> None:
     # Built beside its final name, then renamed: parallel workers never load half a file.
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
     os.close(fd)
-    command = [compiler, *_FLAGS, "-o", tmp, str(SOURCE), "-lm"]
+    command = [compiler, "-o", tmp, str(SOURCE), *_flags()]
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     except OSError as exc:
@@ -140,23 +175,13 @@ def start_routes(
         raise ValueError("start_routes does not model pickup-delivery pairs")
     knobs = knobs or Knobs()
     a = _arrays(problem)
+    instance = _instance(problem, a)  # points into `a`, which lives until the search is done
     routes = _flat(problem)
     seconds = max(seconds, 0.0)
     count = max(1, min(10, int(seconds)))
     for k in range(count):
         done = _library().sisr_solve(
-            len(problem.locations),
-            len(problem.duties),
-            len(problem.jobs),
-            *(_ptr(a[name], _I64) for name in ("dist", "travel", "service")),
-            *(_ptr(a[name], _I32) for name in ("duty_node", "duty_class", "duty_shape")),
-            *(_ptr(a[name], _I64) for name in ("duty_start", "duty_end", "duty_cap")),
-            _ptr(a["duty_fixed"], _I64),
-            _ptr(a["job_node"], _I32),
-            *(_ptr(a[name], _I64) for name in ("job_open", "job_close", "job_dem")),
-            _ptr(a["job_penalty"], _I64),
-            _ptr(a["allowed"], _U8),
-            _ptr(a["locked"], _U8),
+            ctypes.byref(instance),
             _ptr(routes, _I32) if k or problem.locked else None,
             seconds / count,
             seed * 1000 + k,
@@ -214,6 +239,12 @@ def _split(flat: list[int], duties: int) -> list[list[int]]:
         else:
             routes.append([])
     return routes
+
+
+def _instance(problem: Problem, a: dict[str, np.ndarray]) -> Inst:
+    """The C structure over the arrays (which must outlive it: it holds their addresses)."""
+    sizes = (len(problem.locations), len(problem.duties), len(problem.jobs))
+    return Inst(*sizes, *(_ptr(a[name], kind) for name, kind in Inst._fields_[3:-2]))
 
 
 def _ptr(array: np.ndarray, kind: type[ctypes._Pointer]) -> ctypes._Pointer:  # type: ignore[type-arg]

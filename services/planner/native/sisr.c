@@ -20,6 +20,8 @@
 typedef int64_t i64;
 typedef __int128 wide; /* penalties reach 2^61: their sums must not overflow */
 
+/* The instance, as the caller passes it (services/planner/sisr.py mirrors it field by field as a
+   ctypes.Structure: any change here goes there too). adj and remote are the search's own. */
 typedef struct {
     int nodes, duties, jobs;
     const i64 *dist;    /* nodes x nodes, the objective's arc costs */
@@ -31,8 +33,8 @@ typedef struct {
     const i64 *job_open, *job_close, *job_dem, *job_penalty; /* dem: 2 per job */
     const unsigned char *allowed;                            /* jobs x duties */
     const unsigned char *locked;                             /* per job: never moves */
-    int *adj;     /* jobs x jobs: every job's jobs, nearest first (itself first) */
-    i64 *remote;  /* per job: distance from the nearest depot, for the recreate orders */
+    int *adj;     /* jobs x jobs: every job's jobs, nearest first (itself first); NULL in */
+    i64 *remote;  /* per job: distance from the nearest depot, for the recreate orders; NULL in */
 } Inst;
 
 typedef struct {
@@ -333,6 +335,9 @@ static int by_distance(const void *a, const void *b) {
     return (x->job > y->job) - (x->job < y->job);
 }
 
+/* sizeof(Inst), for the caller to check its mirror of the structure against. */
+size_t sisr_inst_size(void) { return sizeof(Inst); }
+
 /*
  * Search for `seconds` from the given routes (or from none) and write the best routes found.
  * Routes in and out: per duty, its jobs then -1 (jobs + duties entries). The temperature falls
@@ -341,18 +346,13 @@ static int by_distance(const void *a, const void *b) {
  * best routes of the one before. Returns iterations run, -1 when memory ran out, or -2 when
  * a start route holding locked jobs breaks a constraint (the search cannot keep them).
  */
-i64 sisr_solve(int nodes, int duties, int jobs, const i64 *dist, const i64 *travel,
-               const i64 *service, const int *duty_node, const int *duty_class,
-               const int *duty_shape, const i64 *duty_start, const i64 *duty_end,
-               const i64 *duty_cap, const i64 *duty_fixed, const int *job_node,
-               const i64 *job_open, const i64 *job_close, const i64 *job_dem,
-               const i64 *job_penalty, const unsigned char *allowed,
-               const unsigned char *locked, const int *start_routes,
-               double seconds, uint64_t seed, double c_bar, double l_max, double t_start,
-               double t_end, double frac_from, double frac_to, int *out_routes) {
-    Inst I = {nodes, duties, jobs, dist, travel, service, duty_node, duty_class, duty_shape,
-              duty_start, duty_end, duty_cap, duty_fixed, job_node, job_open, job_close,
-              job_dem, job_penalty, allowed, locked, NULL, NULL};
+i64 sisr_solve(const Inst *instance, const int *start_routes, double seconds, uint64_t seed,
+               double c_bar, double l_max, double t_start, double t_end, double frac_from,
+               double frac_to, int *out_routes) {
+    Inst I = *instance;
+    const int duties = I.duties, jobs = I.jobs;
+    const int *duty_node = I.duty_node, *job_node = I.job_node;
+    const unsigned char *locked = I.locked;
     Knobs k = {c_bar, l_max, 0.5, 0.01, 0.01};
     Rng rng = {seed * 0x2545F4914F6CDD1DULL + 1};
     double started = now_s();
