@@ -77,7 +77,7 @@ lint: setup-python ## ruff
 typecheck: setup-python ## mypy --strict
 	.venv/bin/mypy
 
-schemas: setup-python ## Regenerate schemas/json from the models
+schemas: setup-python ## Regenerate schemas/json: JSON Schemas from the models, AsyncAPI (asyncapi/) from the service apps
 	$(PY) -m schemas.export
 
 check: lint typecheck ## Lint, types and schema drift

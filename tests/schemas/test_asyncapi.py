@@ -1,0 +1,97 @@
+"""The AsyncAPI documents in schemas/json/asyncapi/ are what the three service apps produce now."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas import export
+from schemas.topics import CONTRACTS, Topic
+
+# What each service consumes, as its handlers subscribe (services/<service>/handlers.py).
+CONSUMES = {
+    "parser": {Topic.ORDERS_SUBMITTED, Topic.ORDERS_REVIEWED},
+    "planner": {Topic.ORDERS_PARSED, Topic.AUDIT_EVENTS},
+    "gate": {Topic.PLANS_PROPOSED, Topic.PLANS_DECIDED, Topic.PLANS_RELEASED},
+}
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, str]:
+    return export.asyncapi_rendered()
+
+
+def _document(fresh: dict[str, str], service: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(fresh[f"asyncapi/{service}.json"])
+    return loaded
+
+
+def test_the_exported_documents_equal_a_fresh_export(fresh: dict[str, str]) -> None:
+    exported = {
+        f"asyncapi/{path.name}": path.read_text()
+        for path in (export.OUT_DIR / "asyncapi").glob("*.json")
+    }
+    assert exported == fresh, "run `make schemas` and commit schemas/json/asyncapi"
+
+
+def test_one_document_per_service_with_its_channels_and_receive_operations(
+    fresh: dict[str, str],
+) -> None:
+    assert set(fresh) == {f"asyncapi/{service}.json" for service in CONSUMES}
+    for service, topics in CONSUMES.items():
+        document = _document(fresh, service)
+        assert document["asyncapi"] == "3.0.0"
+        assert document["info"]["title"] == f"Quartermaster {service}"
+        channels = document["channels"].values()
+        assert {Topic(channel["address"]) for channel in channels} == topics
+        operations = document["operations"].values()
+        assert len(operations) == len(topics)
+        assert {operation["action"] for operation in operations} == {"receive"}
+
+
+def test_every_message_names_its_contract_and_the_empty_payload_is_explained(
+    fresh: dict[str, str],
+) -> None:
+    for service in CONSUMES:
+        document = _document(fresh, service)
+        assert "EmptyPayload" in document["info"]["description"]
+        for channel in document["channels"].values():
+            topic = Topic(channel["address"])
+            for ref in channel["messages"].values():
+                name = ref["$ref"].rsplit("/", 1)[-1]
+                contract = document["components"]["messages"][name]["x-contract"]
+                assert contract["model"] == CONTRACTS[topic].__name__
+                assert (export.OUT_DIR / "asyncapi" / contract["schema"]).resolve() == (
+                    export.OUT_DIR / f"{topic.value}.schema.json"
+                ).resolve()
+
+
+def test_the_export_ignores_this_machines_kafka_settings(
+    fresh: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "broker.elsewhere:9093")
+    monkeypatch.setenv("QM_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    assert export.asyncapi_rendered() == fresh
+    assert export.os.environ["KAFKA_BOOTSTRAP"] == "broker.elsewhere:9093"  # restored
+
+
+def test_check_reports_a_stale_or_missing_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "json"
+    shutil.copytree(export.OUT_DIR, copy)
+    monkeypatch.setattr(export, "OUT_DIR", copy)
+    assert export.main(["--check"]) == 0
+    gate = copy / "asyncapi" / "gate.json"
+    gate.write_text(gate.read_text().replace("plans.decided.v1", "plans.decided.v2"))
+    (copy / "asyncapi" / "parser.json").unlink()
+    assert export.main(["--check"]) == 1
+    err = capsys.readouterr().err
+    assert "schemas/json/asyncapi/gate.json is out of date" in err
+    assert "schemas/json/asyncapi/parser.json is out of date" in err
+    assert export.main([]) == 0
+    assert export.main(["--check"]) == 0
