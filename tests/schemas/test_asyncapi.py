@@ -95,3 +95,16 @@ def test_check_reports_a_stale_or_missing_document(
     assert "schemas/json/asyncapi/parser.json is out of date" in err
     assert export.main([]) == 0
     assert export.main(["--check"]) == 0
+
+
+def test_faststream_docs_serve_reads_the_documents_and_keeps_the_contracts() -> None:
+    """`faststream docs serve schemas/json/asyncapi/<service>.json` parses a file this way."""
+    from faststream._internal._compat import model_parse
+    from faststream.specification.asyncapi.v3_0_0.schema import ApplicationSchema
+
+    for service, topics in CONSUMES.items():
+        raw = (export.OUT_DIR / "asyncapi" / f"{service}.json").read_bytes()
+        parsed = json.loads(model_parse(ApplicationSchema, raw).to_json())
+        assert {Topic(c["address"]) for c in parsed["channels"].values()} == topics
+        contracts = [m["x-contract"]["model"] for m in parsed["components"]["messages"].values()]
+        assert sorted(contracts) == sorted(CONTRACTS[topic].__name__ for topic in topics)
