@@ -47,8 +47,8 @@ setup-prometheus: ## Prometheus + promtool (Debian package), installed only wher
 	deploy/prometheus/prometheus.sh install
 
 model: setup-python ## Fetch and verify the pinned GGUF models (extraction + red-line judge) into the cache
-	$(PY) -m services.parser.modelstore fetch $(MODEL)
-	$(PY) -m services.parser.modelstore fetch $(JUDGE_MODEL)
+	.venv/bin/qm model fetch $(MODEL)
+	.venv/bin/qm model fetch $(JUDGE_MODEL)
 
 up: setup ## Start Kafka, the services and Prometheus locally
 	deploy/kafka/kafka.sh start

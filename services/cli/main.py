@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from services.cli import acl, audit, dlq, keys, lifecycle, orders, plans, reviews
+from services.cli import acl, audit, dlq, keys, lifecycle, models, orders, plans, reviews
 from services.cli.context import console, err_console, fail, run, settings
 from services.cli.status import status
 from services.common.kafka import (
@@ -37,6 +37,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(acl.app, name="acls")
+app.add_typer(models.app, name="model")
 app.command("status")(status)
 
 

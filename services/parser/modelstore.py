@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import hashlib
@@ -13,7 +12,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -325,8 +324,8 @@ def fetch(name: str, progress: Callable[[str], None] = print) -> Path:
     return final
 
 
-def _status(name: str) -> str:
-    """Describe a model's local state without hashing it."""
+def status(name: str) -> str:
+    """Describe a model's local state without hashing it: missing, verified or present."""
     spec = get_spec(name)
     path = model_path(name)
     if not path.is_file():
@@ -334,73 +333,10 @@ def _status(name: str) -> str:
     return "verified" if _stamp_valid(path, spec) else "present (unverified)"
 
 
-def _cmd_list() -> int:
-    """Print every known model with its size, status and path."""
-    for name, spec in MODELS.items():
-        default = " (default)" if name == DEFAULT_MODEL else ""
-        size_mb = spec.size_bytes / 1e6
-        print(f"{name}{default}\t{size_mb:,.0f} MB\t{_status(name)}\t{model_path(name)}")
-    return 0
-
-
-def _cmd_path(name: str) -> int:
-    """Print the model path; exit 1 if the file has not been fetched."""
-    path = model_path(name)
-    print(path)
-    if not path.is_file():
-        print(f"error: {name} is not fetched yet; run `make model`", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _cmd_verify(name: str) -> int:
-    """Fully re-hash the model file and refresh its stamp."""
+def reverify(name: str) -> Path:
+    """Re-hash a fetched model against its pinned SHA-256 and refresh its stamp."""
     spec = get_spec(name)
     path = model_path(name)
     verify(path, spec)
     _write_stamp(path, spec)
-    print(f"{name}: ok sha256 {spec.sha256} ({spec.size_bytes:,} bytes) {path}")
-    return 0
-
-
-def _to_stderr(message: str) -> None:
-    """Print a progress line to stderr so stdout carries only results."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def _parser() -> argparse.ArgumentParser:
-    """Build the command-line parser."""
-    prog = "python -m services.parser.modelstore"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for command, help_text in (
-        ("fetch", "download, assemble and verify a model"),
-        ("path", "print the model file path"),
-        ("verify", "re-hash a fetched model against its pinned SHA-256"),
-    ):
-        cmd = sub.add_parser(command, help=help_text)
-        cmd.add_argument("name", nargs="?", default=DEFAULT_MODEL, help=f"one of {list(MODELS)}")
-    sub.add_parser("list", help="list known models and their local state")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the model store command line and return the exit code."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "list":
-            return _cmd_list()
-        get_spec(args.name)
-        if args.command == "path":
-            return _cmd_path(args.name)
-        if args.command == "verify":
-            return _cmd_verify(args.name)
-        print(fetch(args.name, progress=_to_stderr))
-        return 0
-    except (ModelStoreError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return path
