@@ -96,8 +96,10 @@ def _library() -> ctypes.CDLL:
     if not path.exists():
         _compile(path)
     lib = ctypes.CDLL(str(path))
-    lib.sisr_inst_size.restype = ctypes.c_size_t
-    if lib.sisr_inst_size() != ctypes.sizeof(Inst):
+    size = getattr(lib, "sisr_inst_size", None)  # absent from libraries built before Inst
+    if size is not None:
+        size.restype = ctypes.c_size_t
+    if size is None or size() != ctypes.sizeof(Inst):
         raise NativeUnavailable(
             f"{path} has another Inst layout than sisr.Inst: make Inst match sisr.c, or delete"
             " the library (or unset QM_PLANNER_SISR_LIBRARY) to rebuild it"
