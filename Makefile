@@ -79,9 +79,11 @@ typecheck: setup-python ## mypy --strict
 
 schemas: setup-python ## Regenerate schemas/json: JSON Schemas from the models, AsyncAPI (asyncapi/) from the service apps
 	$(PY) -m schemas.export
+	$(PY) -m lab.asyncapi
 
 check: lint typecheck ## Lint, types and schema drift
 	$(PY) -m schemas.export --check
+	$(PY) -m lab.asyncapi --check
 
 bench: bench-planner bench-parser bench-load ## Every benchmark table (planner gap, parser accuracy/latency, load)
 

@@ -12,8 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("parser", "planner", "gate")  # the deployed services; cli and common serve them
 # The operator CLI reads what the services decide with their own pure rules (the gate's risk
 # and quorum rules, the parser's review-history fold, the planner's plan diff): one rule, one
-# implementation; never a handler, an app or a model backend.
-CLI_MAY_USE = {"services.gate.rules", "services.parser.review", "services.planner.diff"}
+# implementation; never a handler, an app or a model backend. It reads their settings classes
+# too (qm config, qm status): one way in for configuration, so it sees what they would run with.
+CLI_MAY_USE = {
+    "services.gate.rules",
+    "services.parser.review",
+    "services.planner.diff",
+    "services.gate.settings",
+    "services.parser.settings",
+    "services.planner.settings",
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from schemas import export
+from lab import asyncapi as export
 from schemas.topics import CONTRACTS, Topic
 
 # What each service consumes, as its handlers subscribe (services/<service>/handlers.py).
