@@ -31,7 +31,8 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            # The full name of each thing imported: `from services.parser import modelstore`
+            # imports services.parser.modelstore, not all of services.parser.
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
