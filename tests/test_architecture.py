@@ -13,11 +13,13 @@ SERVICES = ("parser", "planner", "gate")  # the deployed services; cli and commo
 # The operator CLI reads what the services decide with their own pure rules (the gate's risk
 # and quorum rules, the parser's review-history fold, the planner's plan diff): one rule, one
 # implementation; never a handler, an app or a model backend. It reads their settings classes
-# too (qm config, qm status): one way in for configuration, so it sees what they would run with.
+# too (qm config, qm status): one way in for configuration, so it sees what they would run with;
+# and it manages the parser's pinned model files (qm model).
 CLI_MAY_USE = {
     "services.gate.rules",
     "services.parser.review",
     "services.planner.diff",
+    "services.parser.modelstore",
     "services.gate.settings",
     "services.parser.settings",
     "services.planner.settings",
