@@ -38,7 +38,7 @@ def make_broker(
         settings.kafka_bootstrap,
         client_id=f"qm-{service}",
         enable_idempotence=True,
-        security=kafka_security(),
+        security=kafka_security(settings),
         acks="all",
         middlewares=middlewares,
         logger=logging.getLogger(f"qm.{service}"),

@@ -1,5 +1,6 @@
-"""Kafka client security from the environment: SASL/PLAIN credentials for a service's principal.
+"""Kafka client security from the settings: SASL/PLAIN credentials for a service's principal.
 
+The values come from `CommonSettings` (services.common.settings), which reads and validates them:
 `QM_KAFKA_SECURITY_PROTOCOL` is PLAINTEXT (default), SASL_PLAINTEXT or SASL_SSL; the SASL protocols
 need `QM_KAFKA_SASL_USERNAME` and `QM_KAFKA_SASL_PASSWORD`. A username without a protocol means
 SASL_PLAINTEXT. The same object configures the FastStream broker (`KafkaBroker(security=...)`) and,
@@ -20,29 +21,36 @@ from typing import Any
 
 from faststream.kafka.security import parse_security
 from faststream.security import SASLPlaintext
+from pydantic import ValidationError
+
+from services.common.settings import CommonSettings, describe_errors
 
 PROTOCOL_ENV = "QM_KAFKA_SECURITY_PROTOCOL"
 USERNAME_ENV = "QM_KAFKA_SASL_USERNAME"
 PASSWORD_ENV = "QM_KAFKA_SASL_PASSWORD"  # noqa: S105 - the variable's name, not a password
 CAFILE_ENV = "QM_KAFKA_SSL_CAFILE"
 
-PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+# What a caller may pass: the settings it runs with, an environment mapping read the same way
+# (one principal's client among several, as the ACL tests need), or None for this process's.
+Source = CommonSettings | Mapping[str, str] | None
 
 
 class SecurityConfigError(ValueError):
-    """The Kafka security environment variables do not make a usable configuration."""
+    """The Kafka security settings do not make a usable configuration."""
 
 
-def _protocol(env: Mapping[str, str]) -> str:
-    username = env.get(USERNAME_ENV, "")
-    protocol = env.get(PROTOCOL_ENV, "").strip().upper() or (
-        "SASL_PLAINTEXT" if username else "PLAINTEXT"
-    )
-    if protocol not in PROTOCOLS:
-        raise SecurityConfigError(
-            f"{PROTOCOL_ENV}={protocol!r} is not supported; use one of {', '.join(PROTOCOLS)}"
-        )
-    if env.get(CAFILE_ENV, "") and protocol != "SASL_SSL":
+def _settings(source: Source) -> CommonSettings:
+    if isinstance(source, CommonSettings):
+        return source
+    try:
+        return CommonSettings() if source is None else CommonSettings.from_env(source)
+    except ValidationError as err:
+        raise SecurityConfigError(describe_errors(err)) from None
+
+
+def _protocol(settings: CommonSettings) -> str:
+    protocol = settings.kafka_security_protocol  # validated, and inferred when unset
+    if settings.kafka_ssl_cafile and protocol != "SASL_SSL":
         raise SecurityConfigError(
             f"{CAFILE_ENV} is set but {PROTOCOL_ENV} is {protocol}, which does not use TLS; "
             f"set {PROTOCOL_ENV}=SASL_SSL, or unset {CAFILE_ENV}"
@@ -50,12 +58,12 @@ def _protocol(env: Mapping[str, str]) -> str:
     return protocol
 
 
-def tls_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext | None:
+def tls_context(source: Source = None) -> ssl.SSLContext | None:
     """The verifying TLS context for SASL_SSL (CA file or system trust), None without TLS."""
-    env = os.environ if env is None else env
-    if _protocol(env) != "SASL_SSL":
+    settings = _settings(source)
+    if _protocol(settings) != "SASL_SSL":
         return None
-    cafile = env.get(CAFILE_ENV, "")
+    cafile = settings.kafka_ssl_cafile
     if cafile and not os.path.isfile(cafile):
         raise SecurityConfigError(
             f"{CAFILE_ENV}={cafile} is not a file; point it at the PEM certificate of the CA that "
@@ -72,12 +80,12 @@ def tls_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext | None:
         ) from err
 
 
-def kafka_security(env: Mapping[str, str] | None = None) -> SASLPlaintext | None:
+def kafka_security(source: Source = None) -> SASLPlaintext | None:
     """The SASL/PLAIN security for the configured principal, or None for a plaintext broker."""
-    env = os.environ if env is None else env
-    username = env.get(USERNAME_ENV, "")
-    password = env.get(PASSWORD_ENV, "")
-    protocol = _protocol(env)
+    settings = _settings(source)
+    username = settings.kafka_sasl_username
+    password = settings.kafka_sasl_password.get_secret_value()  # handed to the Kafka client
+    protocol = _protocol(settings)
     if protocol == "PLAINTEXT":
         if username or password:
             raise SecurityConfigError(
@@ -90,7 +98,7 @@ def kafka_security(env: Mapping[str, str] | None = None) -> SASLPlaintext | None
             f"{PROTOCOL_ENV}={protocol} needs {USERNAME_ENV} and {PASSWORD_ENV} "
             "(the service's Kafka principal and its password)"
         )
-    context = tls_context(env)
+    context = tls_context(settings)
     if context is not None:
         return SASLPlaintext(username, password, ssl_context=context, use_ssl=True)
     return SASLPlaintext(username, password)

@@ -1,24 +1,67 @@
-"""Settings every service shares; each service subclasses with its own env prefix."""
+"""Settings every service shares; each service subclasses with its own env prefix.
+
+Every QM_* variable is read here or in a subclass, nowhere else: one place validates it and
+`qm config` shows it. `QM_ENVIRONMENT=deployment` turns on the refusals of unsafe values
+(each in the class of the setting it guards); `local`, the default, accepts the defaults.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import EnvSettingsSource
+from pydantic_settings.sources.utils import parse_env_vars
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCENARIO = REPO_ROOT / "deploy" / "scenarios" / "demo.yaml"
 # The shared evaluation and benchmark data always sit beside the project root.
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
+PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+Environment = Literal["local", "deployment"]
+S = TypeVar("S", bound="CommonSettings")
+
+# Set only inside CommonSettings.from_env: the mapping read instead of os.environ.
+_GIVEN_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("qm_given_env", default=None)
+
+
+class _GivenEnvSource(EnvSettingsSource):
+    """The environment source (prefixes, aliases, case rules and all) over a given mapping."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = env  # read by _load_env_vars, which the parent's __init__ calls
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
 
 class CommonSettings(BaseSettings):
     """Kafka, scenario and state settings shared by every service and the CLI."""
 
-    model_config = SettingsConfigDict(env_prefix="QM_", extra="ignore")
+    # hide_input_in_errors: a refusal must not print the whole input, SASL password included.
+    model_config = SettingsConfigDict(env_prefix="QM_", extra="ignore", hide_input_in_errors=True)
 
+    environment: Environment = Field(
+        default="local",
+        validation_alias=AliasChoices("QM_ENVIRONMENT", "environment"),
+        description="local: a laptop, defaults accepted; deployment: unsafe values refused",
+    )
     kafka_bootstrap: str = Field(
         default="127.0.0.1:19092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP", "QM_KAFKA_BOOTSTRAP"),
@@ -46,11 +89,19 @@ class CommonSettings(BaseSettings):
         validation_alias=AliasChoices("QM_METRICS_HOST", "metrics_host"),
         description="address /metrics binds to; 0.0.0.0 inside containers",
     )
-    # Read by services.common.security for every Kafka client; listed here so they are documented
-    # and validated with the rest of the settings.
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        default="PLAINTEXT",
+    prometheus_port: int = Field(
+        default=19090,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("QM_PROMETHEUS_PORT", "prometheus_port"),
+        description="the local Prometheus of deploy/prometheus, which `qm status` asks",
+    )
+    # Read by services.common.security for every Kafka client.
+    kafka_security_protocol: Literal["", "PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="",
         validation_alias=AliasChoices("QM_KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
+        description="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL; empty: SASL_PLAINTEXT when a SASL "
+        "username is set, else PLAINTEXT",
     )
     kafka_ssl_cafile: str = Field(
         default="",
@@ -80,6 +131,62 @@ class CommonSettings(BaseSettings):
         "(default <state_dir>/anchor/admin.pub, made read-only by `qm keys admin-init`)",
     )
 
+    @field_validator("kafka_security_protocol", mode="before")
+    @classmethod
+    def _known_protocol(cls, value: object) -> object:
+        # Written by hand in env files: sasl_ssl and stray spaces mean SASL_SSL.
+        if not isinstance(value, str):
+            return value
+        protocol = value.strip().upper()
+        if protocol and protocol not in PROTOCOLS:
+            raise ValueError(
+                f"QM_KAFKA_SECURITY_PROTOCOL={value!r} is not supported; "
+                f"use one of {', '.join(PROTOCOLS)}"
+            )
+        return protocol
+
+    @model_validator(mode="after")
+    def _effective_protocol(self) -> Self:
+        # A username alone means the local SASL broker; the effective value is what is shown.
+        if not self.kafka_security_protocol:
+            self.kafka_security_protocol = (
+                "SASL_PLAINTEXT" if self.kafka_sasl_username else "PLAINTEXT"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _deployment_kafka_is_encrypted(self) -> Self:
+        if self.environment == "deployment" and self.kafka_security_protocol != "SASL_SSL":
+            raise ValueError(
+                f"QM_ENVIRONMENT=deployment refuses QM_KAFKA_SECURITY_PROTOCOL="
+                f"{self.kafka_security_protocol}: orders and signatures would cross the network "
+                "in clear; set QM_KAFKA_SECURITY_PROTOCOL=SASL_SSL (with QM_KAFKA_SASL_USERNAME, "
+                "QM_KAFKA_SASL_PASSWORD and QM_KAFKA_SSL_CAFILE), or QM_ENVIRONMENT=local"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, or only a given mapping inside `from_env`."""
+        given = _GIVEN_ENV.get()
+        if given is None:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        return init_settings, _GivenEnvSource(settings_cls, given)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        """Settings read from `env` as if it were the whole environment (os.environ unread):
+        one principal's Kafka client among several, or a test that must not see the shell's."""
+        with _given_env(env):
+            return cls()
+
     @property
     def trust_store(self) -> Path:
         """Operator public keys the gate trusts, as last signed by the administrator."""
@@ -99,3 +206,33 @@ class CommonSettings(BaseSettings):
     def admin_private_key(self) -> Path:
         """The administrator's encrypted private key (local development; offline in production)."""
         return self.state_dir / "admin" / "admin.pem"
+
+
+@contextmanager
+def _given_env(env: Mapping[str, str]) -> Iterator[None]:
+    token = _GIVEN_ENV.set(env)
+    try:
+        yield
+    finally:
+        _GIVEN_ENV.reset(token)
+
+
+def describe_errors(err: ValidationError) -> str:
+    """One line per invalid setting: the variable's field and what is wrong (our messages say
+    what to set instead)."""
+    lines = []
+    for error in err.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return "\n".join(lines)
+
+
+def load_settings(cls: type[S]) -> S:
+    """A service's settings from the environment, or exit at start saying what to change."""
+    try:
+        return cls()
+    except ValidationError as err:
+        raise SystemExit(
+            f"{cls.__name__}: refusing to start with these settings:\n{describe_errors(err)}"
+        ) from None

@@ -7,6 +7,7 @@ import asyncio
 from prometheus_client import REGISTRY
 
 from services.common.logs import configure_logging
+from services.common.settings import load_settings
 from services.gate.app import build_app
 from services.gate.settings import GateSettings
 
@@ -14,7 +15,7 @@ from services.gate.settings import GateSettings
 def main() -> None:
     """Start the gate and run until interrupted."""
     configure_logging("gate")
-    app, _ = build_app(GateSettings(), REGISTRY)
+    app, _ = build_app(load_settings(GateSettings), REGISTRY)
     asyncio.run(app.run())
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
+from services.common.signing import TrustStore, UntrustedStoreError
 
 
 class GateSettings(CommonSettings):
@@ -33,6 +35,29 @@ class GateSettings(CommonSettings):
         le=3600,
         description="how far a decision's decided_at may lie ahead of the gate's clock",
     )
+
+    @model_validator(mode="after")
+    def _deployment_trusts_someone(self) -> Self:
+        # With no operator keys every decision is refused: a gate that can release nothing.
+        # The signature is checked when the gate reads the store; this only needs keys to exist.
+        if self.environment != "deployment":
+            return self
+        path = self.trust_store
+        try:
+            keys = TrustStore.load(path).keys
+        except (UntrustedStoreError, ValueError) as err:
+            raise ValueError(
+                f"the trust store {path} cannot be read ({err}); have the administrator sign a "
+                "fresh one with `qm keys sign-store`"
+            ) from None
+        if not keys:
+            raise ValueError(
+                f"QM_ENVIRONMENT=deployment refuses an empty or missing trust store at {path} "
+                "(the gate could approve nothing); add operators with `qm keys create`, have the "
+                "administrator sign the store with `qm keys sign-store` and mount it at "
+                "$QM_STATE_DIR/trust/operators.json, or set QM_ENVIRONMENT=local"
+            )
+        return self
 
     @property
     def max_lifetime(self) -> timedelta:

@@ -8,6 +8,7 @@ import logging
 from prometheus_client import REGISTRY
 
 from services.common.logs import configure_logging
+from services.common.settings import load_settings
 from services.parser.app import build_app
 from services.parser.backends import build_backend, build_judge
 from services.parser.settings import ParserSettings
@@ -16,7 +17,7 @@ from services.parser.settings import ParserSettings
 def main() -> None:
     """Load the model, then consume orders until interrupted."""
     configure_logging("parser")
-    settings = ParserSettings()
+    settings = load_settings(ParserSettings)
     backend = build_backend(settings)
     judge = build_judge(settings, backend)
     logging.getLogger("qm.parser").info(

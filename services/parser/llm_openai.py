@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import httpx
+from pydantic import SecretStr
 
 from services.parser.llm import Completion, LLMError, Messages
 
@@ -22,12 +23,14 @@ class OpenAIBackend:
         self,
         base_url: str,
         model: str,
-        api_key: str = "",
+        api_key: SecretStr | None = None,
         dialect: Dialect = "json_schema",
         timeout_s: float = 120.0,
         max_tokens: int = 256,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # The one place the key is revealed: the header sent with every request.
+        token = api_key.get_secret_value() if api_key is not None else ""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s
         )

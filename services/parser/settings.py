@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
@@ -56,7 +56,9 @@ class ParserSettings(CommonSettings):
     max_tokens: int = Field(default=256, ge=32)
     openai_url: str = "http://127.0.0.1:8080/v1"
     openai_model: str = "local"
-    openai_api_key: str = ""
+    openai_api_key: SecretStr = Field(
+        default=SecretStr(""), description="bearer token of the openai endpoint; empty: none"
+    )
     openai_dialect: Literal["json_schema", "json_object"] = "json_schema"
     openai_timeout_s: float = Field(default=120.0, gt=0)
     concurrency: int = Field(
@@ -74,3 +76,15 @@ class ParserSettings(CommonSettings):
         description="orders taken per poll; offsets are committed once the batch is published",
     )
     metrics_port: int = Field(default=9401, ge=0, le=65535)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _no_replay(cls, value: object) -> object:
+        # Env files from before the lab moved out still name it; say where it went.
+        if value == "replay":
+            raise ValueError(
+                "QM_PARSER_BACKEND=replay is the load test's backend, which the parser service "
+                "does not have (it answers from a labelled corpus); set QM_PARSER_BACKEND to "
+                "llama, openai or rules, and run load tests with `qm bench load`"
+            )
+        return value

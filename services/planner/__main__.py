@@ -7,6 +7,7 @@ import asyncio
 from prometheus_client import REGISTRY
 
 from services.common.logs import configure_logging
+from services.common.settings import load_settings
 from services.planner.app import build_app
 from services.planner.settings import PlannerSettings
 
@@ -14,7 +15,7 @@ from services.planner.settings import PlannerSettings
 def main() -> None:
     """Consume parsed orders and propose plans until interrupted."""
     configure_logging("planner")
-    app, _ = build_app(PlannerSettings(), REGISTRY)
+    app, _ = build_app(load_settings(PlannerSettings), REGISTRY)
     asyncio.run(app.run())
 
 

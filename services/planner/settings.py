@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
@@ -70,6 +70,17 @@ class PlannerSettings(CommonSettings):
     )
     group_id: str = "qm-planner"
     metrics_port: int = Field(default=9402, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _deployment_dedupes(self) -> Self:
+        # Without it a restart plans again the orders already proposed: vehicles sent twice.
+        if self.environment == "deployment" and not self.dedupe:
+            raise ValueError(
+                "QM_ENVIRONMENT=deployment refuses QM_PLANNER_DEDUPE=false: after a restart the "
+                "planner would plan orders a second time; unset QM_PLANNER_DEDUPE (or set it "
+                "true), or QM_ENVIRONMENT=local to show the chaos oracle catching duplicates"
+            )
+        return self
 
     def batch_params(self) -> BatchParams:
         """Batching parameters."""

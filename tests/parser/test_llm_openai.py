@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from services.parser.extract import extract
 from services.parser.extraction import EXTRACTION_SCHEMA, Extraction
@@ -54,7 +55,7 @@ def endpoint() -> Iterator[str]:
 
 
 def test_json_schema_dialect_sends_openai_structured_outputs(endpoint):
-    backend = OpenAIBackend(endpoint, "local-model", api_key="k", dialect="json_schema")
+    backend = OpenAIBackend(endpoint, "local-model", api_key=SecretStr("k"), dialect="json_schema")
     done = extract(backend, "4 pallets of water to FOB Halcyon")
     sent = _Endpoint.requests[0]
     assert sent["path"] == "/v1/chat/completions" and sent["auth"] == "Bearer k"
