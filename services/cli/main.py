@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from services.cli import acl, audit, dlq, keys, lifecycle, models, orders, plans, reviews
+from services.cli.config import show as show_config
 from services.cli.context import console, err_console, fail, run, settings
 from services.cli.status import status
 from services.common.kafka import (
@@ -39,6 +40,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(acl.app, name="acls")
 app.add_typer(models.app, name="model")
 app.command("status")(status)
+app.command("config")(show_config)
 
 
 def _register_lab() -> None:

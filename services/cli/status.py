@@ -9,15 +9,28 @@ from pathlib import Path
 import httpx
 from rich.table import Table
 
-from services.cli.context import console, run, settings
+from schemas.topics import Topic
+from services.cli.config import ServiceSettings, service_settings
+from services.cli.context import console, run
 from services.common.kafka import all_topics
 from services.common.lag import TRANSIENT, LagReader, PartitionLag
 
-SERVICES = {"parser": 9401, "planner": 9402, "gate": 9403}
-GROUPS = {
-    os.environ.get("QM_PARSER_GROUP_ID", "qm-parser"): ["orders.submitted.v1"],
-    os.environ.get("QM_PLANNER_GROUP_ID", "qm-planner"): ["orders.parsed.v1"],
-}
+
+def metrics_ports(services: ServiceSettings) -> dict[str, int]:
+    """Each service's /metrics port, as the service itself reads it (QM_<SERVICE>_METRICS_PORT)."""
+    return {
+        "parser": services.parser.metrics_port,
+        "planner": services.planner.metrics_port,
+        "gate": services.gate.metrics_port,
+    }
+
+
+def consumer_groups(services: ServiceSettings) -> dict[str, list[str]]:
+    """The consumer groups whose lag matters, with the topics they read (the gate has none)."""
+    return {
+        services.parser.group_id: [Topic.ORDERS_SUBMITTED.value],
+        services.planner.group_id: [Topic.ORDERS_PARSED.value],
+    }
 
 
 def _pid_alive(pid_file: Path) -> str:
@@ -41,19 +54,20 @@ def _metrics(port: int) -> str:
     return f"ok :{port}"
 
 
-async def _kafka(bootstrap: str) -> tuple[dict[str, list[int]], dict[str, list[PartitionLag]]]:
+async def _kafka(
+    bootstrap: str, groups: dict[str, list[str]]
+) -> tuple[dict[str, list[int]], dict[str, list[PartitionLag]]]:
     reader = LagReader(bootstrap, request_timeout_ms=5_000)
     try:
         await asyncio.wait_for(reader.start(), 10)
         partitions = await reader.partitions(all_topics())
-        lags = {g: await reader.group_lag(g, topics) for g, topics in GROUPS.items()}
+        lags = {g: await reader.group_lag(g, topics) for g, topics in groups.items()}
         return partitions, lags
     finally:
         await reader.close()
 
 
-def _prometheus_url() -> str | None:
-    port = os.environ.get("QM_PROMETHEUS_PORT", "19090")
+def _prometheus_url(port: int) -> str | None:
     url = f"http://127.0.0.1:{port}"
     try:
         httpx.get(f"{url}/-/ready", timeout=2).raise_for_status()
@@ -64,18 +78,19 @@ def _prometheus_url() -> str | None:
 
 def status() -> None:
     """Show the local stack's health: Kafka, services, /metrics, topics, lag, Prometheus."""
-    common = settings()
+    services = service_settings()
+    common = services.common
+    groups = consumer_groups(services)
     table = Table(title="Services", header_style="bold")
     for column in ("service", "process", "/metrics"):
         table.add_column(column)
-    for name, default_port in SERVICES.items():
-        port = int(os.environ.get(f"QM_{name.upper()}_METRICS_PORT", default_port))
+    for name, port in metrics_ports(services).items():
         pid = _pid_alive(common.state_dir / "pids" / f"{name}.pid")
         table.add_row(name, pid, _metrics(port))
     console.print(table)
 
     try:
-        partitions, lags = run(_kafka(common.kafka_bootstrap))
+        partitions, lags = run(_kafka(common.kafka_bootstrap, groups))
     except TRANSIENT as err:
         console.print(f"[red]Kafka at {common.kafka_bootstrap}: unreachable[/] ({err!r})")
         partitions, lags = {}, {}
@@ -83,16 +98,16 @@ def status() -> None:
         console.print(f"[green]Kafka at {common.kafka_bootstrap}: reachable[/]")
     if partitions:
         topics = Table(title="Topics", header_style="bold")
-        for column in ("topic", "partitions", *GROUPS):
+        for column in ("topic", "partitions", *groups):
             topics.add_column(column)
         for topic, numbers in sorted(partitions.items()):
             per_group = [
-                str(sum(r.lag for r in rows if r.topic == topic)) if topic in GROUPS[g] else ""
+                str(sum(r.lag for r in rows if r.topic == topic)) if topic in groups[g] else ""
                 for g, rows in lags.items()
             ]
             topics.add_row(topic, str(len(numbers)), *per_group)
         console.print(topics)
-    url = _prometheus_url()
+    url = _prometheus_url(common.prometheus_port)
     console.print(
         f"Prometheus: {url}"
         if url
