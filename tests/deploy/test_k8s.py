@@ -138,3 +138,8 @@ def test_no_password_or_key_is_written_into_the_manifests() -> None:
         assert doc["kind"] != "Secret", "secrets are created with kubectl, not kept in git"
         if doc["kind"] == "ConfigMap":
             assert not any("PASSWORD" in k for k in doc.get("data", {})), doc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_runs_as_a_deployment_that_refuses_local_only_settings(service: str) -> None:
+    assert env(service)["QM_ENVIRONMENT"] == "deployment"
