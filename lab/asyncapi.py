@@ -21,7 +21,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from schemas.export import OUT_DIR
+from schemas.export import write_or_check
 from schemas.topics import CONTRACTS, Topic
 from services.gate.app import build_app as build_gate
 from services.gate.settings import GateSettings
@@ -104,28 +104,9 @@ def asyncapi_rendered() -> dict[str, str]:
     return files
 
 
-def drift() -> list[str]:
-    """Documents whose exported text differs from what the service apps produce now."""
-    return [
-        name
-        for name, text in asyncapi_rendered().items()
-        if not (OUT_DIR / name).exists() or (OUT_DIR / name).read_text() != text
-    ]
-
-
 def main(argv: list[str]) -> int:
     """Write the documents, or with --check report drift and exit 1."""
-    if "--check" in argv:
-        stale = drift()
-        for name in stale:
-            print(f"schemas/json/{name} is out of date; run `make schemas`", file=sys.stderr)
-        return 1 if stale else 0
-    documents = asyncapi_rendered()
-    (OUT_DIR / ASYNCAPI_DIR).mkdir(exist_ok=True)
-    for name, text in documents.items():
-        (OUT_DIR / name).write_text(text)
-    print(f"wrote {len(documents)} AsyncAPI documents to {OUT_DIR / ASYNCAPI_DIR}")
-    return 0
+    return write_or_check(asyncapi_rendered(), argv, "AsyncAPI documents")
 
 
 if __name__ == "__main__":

@@ -26,27 +26,32 @@ def rendered() -> dict[str, str]:
     return files
 
 
-def drift() -> list[str]:
-    """Files whose exported text differs from what the models produce now."""
+def drift(files: dict[str, str]) -> list[str]:
+    """Names (under schemas/json/) whose exported text differs from `files`."""
     return [
         name
-        for name, text in rendered().items()
+        for name, text in files.items()
         if not (OUT_DIR / name).exists() or (OUT_DIR / name).read_text() != text
     ]
 
 
-def main(argv: list[str]) -> int:
-    """Write the files, or with --check report drift and exit 1."""
+def write_or_check(files: dict[str, str], argv: list[str], what: str) -> int:
+    """Write the files under schemas/json/, or with --check report drift and exit 1."""
     if "--check" in argv:
-        stale = drift()
+        stale = drift(files)
         for name in stale:
             print(f"schemas/json/{name} is out of date; run `make schemas`", file=sys.stderr)
         return 1 if stale else 0
-    OUT_DIR.mkdir(exist_ok=True)
-    for name, text in rendered().items():
+    for name, text in files.items():
+        (OUT_DIR / name).parent.mkdir(parents=True, exist_ok=True)
         (OUT_DIR / name).write_text(text)
-    print(f"wrote {len(CONTRACTS)} schemas to {OUT_DIR}")
+    print(f"wrote {len(files)} {what} to {OUT_DIR}")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """Write the JSON Schemas, or with --check report drift and exit 1."""
+    return write_or_check(rendered(), argv, "schemas")
 
 
 if __name__ == "__main__":

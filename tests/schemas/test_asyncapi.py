@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lab import asyncapi as export
+from schemas import export as schema_export
 from schemas.topics import CONTRACTS, Topic
 
 # What each service consumes, as its handlers subscribe (services/<service>/handlers.py).
@@ -33,7 +34,7 @@ def _document(fresh: dict[str, str], service: str) -> dict[str, Any]:
 def test_the_exported_documents_equal_a_fresh_export(fresh: dict[str, str]) -> None:
     exported = {
         f"asyncapi/{path.name}": path.read_text()
-        for path in (export.OUT_DIR / "asyncapi").glob("*.json")
+        for path in (schema_export.OUT_DIR / "asyncapi").glob("*.json")
     }
     assert exported == fresh, "run `make schemas` and commit schemas/json/asyncapi"
 
@@ -65,8 +66,8 @@ def test_every_message_names_its_contract_and_the_empty_payload_is_explained(
                 name = ref["$ref"].rsplit("/", 1)[-1]
                 contract = document["components"]["messages"][name]["x-contract"]
                 assert contract["model"] == CONTRACTS[topic].__name__
-                assert (export.OUT_DIR / "asyncapi" / contract["schema"]).resolve() == (
-                    export.OUT_DIR / f"{topic.value}.schema.json"
+                assert (schema_export.OUT_DIR / "asyncapi" / contract["schema"]).resolve() == (
+                    schema_export.OUT_DIR / f"{topic.value}.schema.json"
                 ).resolve()
 
 
@@ -83,8 +84,8 @@ def test_check_reports_a_stale_or_missing_document(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     copy = tmp_path / "json"
-    shutil.copytree(export.OUT_DIR, copy)
-    monkeypatch.setattr(export, "OUT_DIR", copy)
+    shutil.copytree(schema_export.OUT_DIR, copy)
+    monkeypatch.setattr(schema_export, "OUT_DIR", copy)
     assert export.main(["--check"]) == 0
     gate = copy / "asyncapi" / "gate.json"
     gate.write_text(gate.read_text().replace("plans.decided.v1", "plans.decided.v2"))
@@ -103,7 +104,7 @@ def test_faststream_docs_serve_reads_the_documents_and_keeps_the_contracts() -> 
     from faststream.specification.asyncapi.v3_0_0.schema import ApplicationSchema
 
     for service, topics in CONSUMES.items():
-        raw = (export.OUT_DIR / "asyncapi" / f"{service}.json").read_bytes()
+        raw = (schema_export.OUT_DIR / "asyncapi" / f"{service}.json").read_bytes()
         parsed = json.loads(model_parse(ApplicationSchema, raw).to_json())
         assert {Topic(c["address"]) for c in parsed["channels"].values()} == topics
         contracts = [m["x-contract"]["model"] for m in parsed["components"]["messages"].values()]
