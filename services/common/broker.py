@@ -121,16 +121,33 @@ async def dead_letter(
 async def dead_letter_record(
     broker: KafkaBroker, source: Topic, record: Any, reason: str, detail: str, service: str
 ) -> None:
-    """Send the original bytes to `<topic>.dlq` with the reason in headers; count it."""
+    """Send a consumed record's original bytes to `<topic>.dlq`, naming where it was read."""
+    where = {"qm-partition": str(record.partition), "qm-offset": str(record.offset)}
+    await dead_letter_value(
+        broker, source, record.value or b"", record.key, reason, detail, service, where
+    )
+
+
+async def dead_letter_value(
+    broker: KafkaBroker,
+    source: Topic,
+    value: bytes,
+    key: bytes | None,
+    reason: str,
+    detail: str,
+    service: str,
+    where: dict[str, str] | None = None,
+) -> None:
+    """The one way to dead-letter: the bytes to `<topic>.dlq` with the reason, the source topic,
+    the service (and where it was read, if it was) in headers; counted and logged."""
     headers = {
         "qm-reason": reason,
         "qm-detail": detail[:1000],
         "qm-source-topic": source.value,
         "qm-service": service,
-        "qm-partition": str(record.partition),
-        "qm-offset": str(record.offset),
+        **(where or {}),
     }
-    await broker.publish(record.value or b"", source.dlq, key=record.key, headers=headers)
+    await broker.publish(value, source.dlq, key=key, headers=headers)
     DEAD_LETTERS.labels(service=service, topic=source.value, reason=reason).inc()
     log.warning("dead-lettered a message from %s: %s (%s)", source.value, reason, detail[:200])
 

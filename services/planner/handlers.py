@@ -14,7 +14,7 @@ from schemas.envelope import utcnow
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from schemas.topics import Topic
-from services.common.broker import decode_or_dead_letter, publish, subscribe
+from services.common.broker import dead_letter_value, decode_or_dead_letter, publish, subscribe
 from services.common.codec import encode
 from services.common.scenario import LoadedScenario
 from services.planner import metrics
@@ -75,20 +75,17 @@ class Planner:
         entry = await decode_or_dead_letter(
             self.broker, Topic.AUDIT_EVENTS, AuditRecorded, msg, self.settings, SERVICE
         )
-        if entry is None or entry.plan_id not in self.lineage.plans:
+        if entry is None:
             return
         async with self._lock:
-            if entry.kind == "plan_rejected":
-                self.lineage.on_rejected(entry.plan_id)
-            elif entry.kind == "plan_released":
-                basis = self.lineage.on_released(entry.plan_id)
-                if basis is not None:
-                    log.info(
-                        "%s was released while %s revised it: re-planning with its stops locked",
-                        entry.plan_id,
-                        basis.supersedes,
-                    )
-                    await self._plan([], basis)
+            basis = self.lineage.on_outcome(entry.kind, entry.plan_id)
+            if basis is not None:
+                log.info(
+                    "%s was released while %s revised it: re-planning with its stops locked",
+                    entry.plan_id,
+                    basis.supersedes,
+                )
+                await self._plan([], basis)
 
     async def _plan(self, orders: list[OrderParsed], basis: Basis | None = None) -> None:
         metrics.PENDING.set(len(self.batcher))
@@ -102,11 +99,14 @@ class Planner:
             metrics.PLANS.labels(outcome="invalid").inc()
             log.error("plan failed verification, not published: %s", err)
             for order in orders:
-                await self.broker.publish(
+                await dead_letter_value(
+                    self.broker,
+                    Topic.ORDERS_PARSED,
                     encode(order),
-                    Topic.ORDERS_PARSED.dlq,
-                    key=order.order_id.encode(),
-                    headers={"qm-reason": "plan_verification_failed", "qm-detail": str(err)[:1000]},
+                    order.order_id.encode(),
+                    "plan_verification_failed",
+                    str(err),
+                    SERVICE,
                 )
         else:
             if proposed is not None:

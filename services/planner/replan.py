@@ -107,6 +107,17 @@ class Lineage:
             return None
         return self._basis(head)
 
+    def on_outcome(self, kind: str, plan_id: str) -> Basis | None:
+        """The gate's outcome for one of our plans (an audit entry's kind): a rejection closes
+        it; a release may mean the head must be re-planned with its stops locked (the basis)."""
+        if plan_id not in self.plans:
+            return None
+        if kind == "plan_rejected":
+            self.on_rejected(plan_id)
+        elif kind == "plan_released":
+            return self.on_released(plan_id)
+        return None
+
     def on_rejected(self, plan_id: str) -> None:
         """A plan was rejected: it is never superseded (its orders are not proposed again)."""
         self.rejected.add(plan_id)

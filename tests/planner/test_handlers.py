@@ -7,12 +7,15 @@ import logging
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import REGISTRY
 
+from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from schemas.topics import Topic
 from services.common.scenario import LoadedScenario
 from services.planner.handlers import Planner
 from services.planner.locks import Lock
+from services.planner.pipeline import PlanInvalid
 from services.planner.replan import Basis
 from services.planner.settings import PlannerSettings
 from tests.planner.conftest import OrderFactory
@@ -48,3 +51,41 @@ async def test_a_replan_whose_locks_cannot_hold_and_no_new_order_publishes_nothi
     assert "plan-head cannot be released; reject it" in caplog.text
     (plan,) = proposed  # the second batch, planned alone
     assert (plan.order_ids, plan.supersedes) == (("b",), None)
+
+
+@pytest.mark.asyncio
+async def test_a_plan_that_fails_verification_dead_letters_its_orders_through_the_one_helper(
+    order: OrderFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = LoadedScenario(
+        scenario=scenario_with(vehicle("TRUCK-B", "DEPOT-B", 2000, 6)), path="t", sha256="0" * 64
+    )
+    broker = KafkaBroker()
+    planner = Planner(PlannerSettings(time_limit_s=0.5, replan=False), broker, loaded)
+    dead: list[tuple[bytes, dict[str, str]]] = []
+
+    @broker.subscriber(Topic.ORDERS_PARSED.dlq)
+    async def capture(msg: KafkaMessage) -> None:
+        dead.append((msg.body, dict(msg.headers)))
+
+    async def invalid(*_: object) -> None:
+        raise PlanInvalid(["route 1 arrives after its window"])
+
+    monkeypatch.setattr(planner, "_solve", invalid)
+    before = _dead_letters("plan_verification_failed")
+    async with TestKafkaBroker(broker):
+        await planner._plan([order("a", "FOB-1", ("TARP", 1))])
+    ((body, headers),) = dead
+    assert OrderParsed.model_validate_json(body).order_id == "a"
+    assert headers["qm-reason"] == "plan_verification_failed"
+    assert headers["qm-source-topic"] == Topic.ORDERS_PARSED.value
+    assert headers["qm-service"] == "planner" and "window" in headers["qm-detail"]
+    assert _dead_letters("plan_verification_failed") == before + 1
+
+
+def _dead_letters(reason: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "qm_dead_letters_total",
+        {"service": "planner", "topic": Topic.ORDERS_PARSED.value, "reason": reason},
+    )
+    return value or 0.0

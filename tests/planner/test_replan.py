@@ -169,3 +169,19 @@ def test_a_restart_without_the_orders_starts_fresh_and_memory_keeps_only_the_lin
     fresh = f.routed_plan({"TRK-1": ("z",)}, tag="fresh")
     lineage.record(Proposed(fresh, tuple(_orders(order, "z").values())))
     assert set(lineage.plans) == {fresh.plan_id}
+
+
+def test_the_gates_outcomes_steer_the_lineage_and_strangers_are_ignored(
+    order: OrderFactory, loaded
+):
+    lineage = Lineage()
+    first = _proposed([order("a", "FOB-1", ("TARP", 1))], loaded, lineage)
+    lineage.record(first)
+    revision = _proposed([order("b", "FOB-2", ("TARP", 1))], loaded, lineage)
+    lineage.record(revision)
+    assert lineage.on_outcome("plan_released", "plan-of-someone-else") is None
+    assert lineage.on_outcome("decision_recorded", first.plan.plan_id) is None
+    basis = lineage.on_outcome("plan_released", first.plan.plan_id)
+    assert basis is not None and basis.supersedes == revision.plan.plan_id
+    assert lineage.on_outcome("plan_rejected", revision.plan.plan_id) is None
+    assert revision.plan.plan_id in lineage.rejected
