@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import vrplib  # type: ignore[import-untyped]  # ships no type information
 
 from lab.planner.formats import Bks as Bks  # re-exported: importers use bench's names
 from lab.planner.formats import Instance as Instance
@@ -159,8 +158,20 @@ def read_instance(path: Path, bks: dict[str, Bks] | None = None) -> Instance:
     return _solomon(path, known)
 
 
+def _vrplib() -> Any:
+    """The instance reader of the bench extra, imported when an instance is read (so `qm`
+    starts without it), with what to do when it is missing."""
+    try:
+        import vrplib  # type: ignore[import-untyped]  # ships no type information
+    except ImportError as err:
+        raise RuntimeError(
+            "reading benchmark instances needs vrplib (the bench extra): run `make setup-bench`"
+        ) from err
+    return vrplib
+
+
 def _solomon(path: Path, known: Bks | None) -> Instance:
-    raw: dict[str, Any] = vrplib.read_instance(
+    raw: dict[str, Any] = _vrplib().read_instance(
         str(path), instance_format="solomon", compute_edge_weights=False
     )
     customers = len(raw["demand"]) - 1
@@ -178,7 +189,7 @@ def _solomon(path: Path, known: Bks | None) -> Instance:
 
 
 def _cvrp(path: Path, known: Bks | None) -> Instance:
-    raw: dict[str, Any] = vrplib.read_instance(str(path), compute_edge_weights=False)
+    raw: dict[str, Any] = _vrplib().read_instance(str(path), compute_edge_weights=False)
     depot = int(raw.get("depot", np.array([0]))[0])
     if depot != 0:
         raise ValueError(f"{path}: depot must be the first node; reorder the file")
