@@ -131,6 +131,11 @@ class OrderParsed(Envelope):
         default=(), description="segments cut out as prompt injection: never read for fields (v1.1)"
     )
     confidence: dict[str, float] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="where each field came from: the order's words that named it, or the rule "
+        "or model that decided it (v1.1)",
+    )
     flags: tuple[str, ...] = ()
     parser: str = Field(default="", description="backend/model that extracted the fields")
 

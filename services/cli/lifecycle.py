@@ -98,6 +98,8 @@ def _print(fate: Fate) -> None:
     if fate.parsed is not None:
         fields = ", ".join(f"{k} {v:.2f}" for k, v in sorted(fate.parsed.confidence.items()))
         console.print(f"  fields from {escape(fate.parsed.parser)}; confidence: {fields or '-'}")
+        for name, said in fate.parsed.sources.items():
+            console.print(f"    {name} from {escape(said)}")
     for event in sorted(fate.events, key=lambda e: e.at):
         console.print(f"  {event.at:%d %H:%M:%SZ} {event.stage:<13} {escape(event.detail)}")
     if fate.status in ANSWERABLE:

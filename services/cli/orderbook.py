@@ -137,6 +137,7 @@ class Fate:
             if self.parsed
             else None,
             "confidence": self.parsed.confidence if self.parsed else {},
+            "sources": self.parsed.sources if self.parsed else {},
             "parser": self.parsed.parser if self.parsed else None,
             "injected": list((self.parsed or self.rejected or _NONE).injected),
             "events": [

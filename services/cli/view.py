@@ -108,6 +108,7 @@ def order_json(order: OrderParsed | None) -> dict[str, Any] | None:
         "signed_by": signed_by(order),
         "parser": order.parser,
         "confidence": dict(order.confidence),
+        "sources": dict(order.sources),
     }
 
 
@@ -167,6 +168,7 @@ def order_lines(order_id: str, order: OrderParsed | None, where: str = "") -> li
         ),
         Text(f"    flags: {', '.join(order.flags) or 'none'}"),
         Text(f"    confidence: {_confidence(order.confidence)}"),
+        *(Text(f"    {field} from {said}") for field, said in order.sources.items()),
     ]
 
 

@@ -10,7 +10,7 @@ from services.common.scenario import Scenario
 from services.parser.extraction import Extraction, is_grounded, too_long
 from services.parser.history import current
 from services.parser.items import ItemsResult, Line, catalog, resolve_items
-from services.parser.places import choose_destination, gazetteer
+from services.parser.places import PlaceResult, choose_destination, gazetteer
 from services.parser.policy import Category, Screen, post_check, screen
 from services.parser.priority import Priority, resolve_priority
 from services.parser.quantities import convert, parse_quantity
@@ -42,6 +42,7 @@ class Accepted:
     requester: str | None
     confidence: dict[str, float] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ def interpret(
         return Clarify(tuple(sorted(missing or {"item"})), tuple(reasons), tuple(flags))
     priority, priority_rule = resolve_priority(clean)
     requester, requester_rule = _requester(clean, phrases)
+    sources = _sources(place, destination, hint, items, priority_rule, requester_rule, flags)
     confidence = {
         "destination": 0.95 if len({m.location for m in place.mentions}) == 1 else 0.8,
         "lines": 0.9,
@@ -235,4 +237,27 @@ def interpret(
         requester=requester,
         confidence=confidence,
         flags=tuple(flags),
+        sources=sources,
     )
+
+
+def _sources(
+    place: PlaceResult,
+    destination: str,
+    hint: str | None,
+    items: ItemsResult,
+    priority_rule: str,
+    requester_rule: str,
+    flags: list[str],
+) -> dict[str, str]:
+    """Where each field came from: the words of the order that named it, or the rule or model
+    that decided it, so the person who approves can check the fields against the text."""
+    named = [m.text for m in place.mentions if m.location == destination]
+    lines = "; ".join(f"{sku} ← “{said}”" for sku, said in items.phrases.items())
+    return {
+        "destination": f"“{named[-1]}”" if named else f"model phrase ({hint})",
+        "lines": lines or "model phrases",
+        "time": "model phrase" if "hint:time" in flags else "the order's time words (rules)",
+        "priority": f"rule: {priority_rule}",
+        "requester": "model phrase" if requester_rule == "model" else f"rule: {requester_rule}",
+    }

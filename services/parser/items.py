@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.common.scenario import Scenario, per_scenario
 from services.parser.places import alias_regex
@@ -74,6 +74,8 @@ class ItemsResult:
     lines: tuple[Line, ...]
     missing: tuple[str, ...]
     reasons: tuple[str, ...]
+    # sku -> the words that named it and its figure, for the person who approves (last wins).
+    phrases: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -327,7 +329,18 @@ def resolve_items(text: str, cat: Catalog) -> ItemsResult:
     amended = _item_amendments(text, mentions, cat)
     merged = [(sku, amended.get(sku, qty)) for sku, qty in _merge_repeats(text, found)]
     lines = tuple(Line(sku, qty, cat.units[sku]) for sku, qty in merged if sku not in dropped)
-    return ItemsResult(lines, tuple(sorted(missing)), tuple(reasons))
+    return ItemsResult(lines, tuple(sorted(missing)), tuple(reasons), _phrases(mentions, lines))
+
+
+def _phrases(mentions: list[_Mention], lines: tuple[Line, ...]) -> dict[str, str]:
+    """The words behind each line: its figure and unit as written, and the item's name."""
+    wanted = {line.sku for line in lines}
+    phrases: dict[str, str] = {}
+    for mention in mentions:
+        if len(mention.skus) == 1 and mention.skus[0] in wanted:
+            said = " ".join(w for w in (mention.qty, mention.unit, mention.text) if w)
+            phrases[mention.skus[0]] = said
+    return phrases
 
 
 def _merge_repeats(text: str, found: list[tuple[int, str, int]]) -> list[tuple[str, int]]:

@@ -230,6 +230,7 @@ def to_message(
             text=order.text,
             injected=injected_segments(order.text),
             confidence=dict(result.confidence),
+            sources=dict(result.sources),
             flags=tuple(result.flags),
             parser=parser,
         )

@@ -29,6 +29,7 @@ def _order(text: str = TEXT, injected: tuple[str, ...] = (INJECTION,), **extra: 
         "text": text,
         "injected": injected,
         "confidence": {"destination": 0.95, "lines": 0.9},
+        "sources": {"destination": "“FOB Halcyon”", "lines": "WATER-PALLET ← “2 pallets water”"},
         "flags": ("injection_stripped",),
         "parser": "rules",
         **extra,
@@ -115,5 +116,16 @@ def test_json_carries_the_words_and_how_they_were_read():
             "signed_by": None,
             "parser": "llama:3b",
             "confidence": {"destination": 0.95, "lines": 0.9},
+            "sources": {
+                "destination": "“FOB Halcyon”",
+                "lines": "WATER-PALLET ← “2 pallets water”",
+            },
         }
     }
+
+
+def test_the_approver_sees_which_words_each_field_came_from(shown):
+    view.show_plan(PlanView(f.plan()), {"ord-1": _order()})
+    out = _printed(shown)
+    assert "    destination from “FOB Halcyon”\n" in out
+    assert "    lines from WATER-PALLET ← “2 pallets water”\n" in out

@@ -138,3 +138,17 @@ def test_the_parts_of_a_signed_text_for_several_places_keep_the_senders_claim():
     parts = to_messages(_sent(text), understand(text, NOW, SCENARIO, None).outcome, "rules")
     assert len(parts) == 2
     assert all(p.submitter is not None and p.order_id.startswith("ord-sig.") for p in parts)
+
+
+def test_each_field_names_the_words_or_the_rule_it_came_from():
+    text = (
+        "REQ 4 pallets of bottled water and 2 cases of MRE to FOB Halcyon within 12 hrs. "
+        "SGT T. BELL"
+    )
+    (parsed,) = to_messages(_sent(text), understand(text, NOW, SCENARIO, None).outcome, "rules")
+    assert isinstance(parsed, OrderParsed)
+    assert parsed.sources["destination"] == "“FOB Halcyon”"
+    assert "WATER-PALLET ← “4 pallets" in parsed.sources["lines"]
+    assert "MRE-CASE ← “2 cases" in parsed.sources["lines"]
+    assert parsed.sources["requester"].startswith("rule: ")
+    assert set(parsed.sources) == {"destination", "lines", "time", "priority", "requester"}
