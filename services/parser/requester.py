@@ -15,9 +15,10 @@ _NAME_PART = r"(?:[A-ZÀ-Ý][\w'’À-ÿ]*(?:-[A-ZÀ-Ýa-zà-ÿ][\w'’À-ÿ]*)*
 _NAME = re.compile(
     rf"^(?:{_RANK}\s+)?{_NAME_PART}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_NAME_PART}){{0,3}}$"
 )
+# A ranked name's second word stays on its line: "SGT T. BELL\nANSWER: …" names Bell.
 _RANKED = re.compile(
     rf"(?<![\w-])(?i:{RANKS})\.?\s+(?:[A-Za-zÀ-ÿ]\.\s*)?[A-Za-zÀ-ÿ][\w'À-ÿ-]+"
-    rf"(?:\s+(?!(?i:at|from|here|in|to|for|and|with|on)\b)[A-ZÀ-Ý][\w'À-ÿ-]+)?"
+    rf"(?:[ \t]+(?!(?i:at|from|here|in|to|for|and|with|on)\b)[A-ZÀ-Ý][\w'À-ÿ-]+)?"
 )
 _FIELD = re.compile(
     r"\b(?:requester|requested by|requestor|poc|point of contact|from|opened by|"

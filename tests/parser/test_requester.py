@@ -23,3 +23,8 @@ from services.parser.requester import find_requester
 def test_requester_rules(text: str, name: str | None) -> None:
     """The requester is the signer, not approvers or chatter."""
     assert find_requester(text)[0] == name
+
+
+def test_a_ranked_name_does_not_run_on_to_the_next_line():
+    text = "need 6 pallets of bottled water within 12 hrs. SGT T. BELL\nANSWER: Deliver to FOB X."
+    assert find_requester(text)[0] == "SGT T. BELL"
