@@ -28,7 +28,14 @@ from lab.planner.bench import (
 )
 from services.cli.context import console, fail
 from services.planner.problem import Problem
-from services.planner.solver import Solution, SolveParams, solve
+from services.planner.solver import (
+    Construction,
+    LocalSearch,
+    RuinRecreate,
+    Solution,
+    SolveParams,
+    solve,
+)
 
 app = typer.Typer(help="Benchmarks: planner quality, load.", no_args_is_help=True)
 
@@ -38,25 +45,23 @@ DEFAULT_BKS = Path("../shared/bench/bks.csv")
 # the machine's load). "default" is exactly what the planner service runs (two workers, each
 # starting OR-Tools' guided local search from our ruin-and-recreate routes with its own seed);
 # "before" is the search this bench ran before issue 7, kept to measure against.
-CONFIGS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "before": {
-        "first_solution": "PATH_CHEAPEST_ARC",
-        "construction": "savings",
-        "gls_lambda": 0.1,
-        "workers": 1,
-        "ruin_recreate": False,
-    },
+CONFIGS: dict[str, SolveParams] = {
+    "default": SolveParams(),
+    "before": SolveParams(
+        workers=1,
+        construction=Construction(start="savings", first_solution="PATH_CHEAPEST_ARC"),
+        local_search=LocalSearch(gls_lambda=0.1),
+        ruin_recreate=RuinRecreate(enabled=False),
+    ),
     # The default before our ruin-and-recreate start routes: OR-Tools alone (GLS from our
     # savings routes, and OR-Tools' own ruin and recreate) on two workers.
-    "ortools": {"construction": "savings"},
+    "ortools": SolveParams(construction=Construction(start="savings")),
     # The portfolio's second worker alone: OR-Tools' savings, then SISR ruin and recreate.
-    "ruin-recreate": {
-        "first_solution": "SAVINGS",
-        "construction": None,
-        "ruin_recreate": True,
-        "workers": 1,
-    },
+    "ruin-recreate": SolveParams(
+        workers=1,
+        construction=Construction(start=None, first_solution="SAVINGS"),
+        ruin_recreate=RuinRecreate(enabled=True),
+    ),
 }
 
 
@@ -71,12 +76,30 @@ SOLVERS: dict[str, tuple[str, str]] = {
 Answer = Callable[[Problem], Solution | Routes]
 
 
-def config_params(name: str, time_limit: float, **overrides: Any) -> SolveParams:
-    """The named configuration at this time limit, with flags given on the command line."""
+def config_params(
+    name: str,
+    time_limit: float,
+    *,
+    workers: int | None = None,
+    first_solution: str | None = None,
+    construction: str | None = None,
+) -> SolveParams:
+    """The named configuration at this time limit, with flags given on the command line.
+
+    A flag left at None keeps the configuration's value; construction "none" lets OR-Tools
+    construct.
+    """
     if name not in CONFIGS:
         raise ValueError(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(SolveParams(time_limit), **{**CONFIGS[name], **given})
+    params = replace(CONFIGS[name], time_limit_s=time_limit)
+    if workers is not None:
+        params = replace(params, workers=workers)
+    start = params.construction
+    if first_solution is not None:
+        start = replace(start, first_solution=first_solution)
+    if construction is not None:
+        start = replace(start, start=None if construction == "none" else construction)
+    return replace(params, construction=start)
 
 
 @app.command("planner")
@@ -119,12 +142,16 @@ def planner(
     files = instance_paths(paths)[:limit]
     if not files:
         fail("no instance files (.txt or .vrp) found in the given paths")
-    flags: dict[str, Any] = {"workers": workers, "first_solution": first_solution}
-    if construction is not None:
-        flags["construction"] = None if construction == "none" else construction
     try:
         configs = {
-            name: config_params(name, time_limit, **flags)
+            name: config_params(
+                name,
+                time_limit,
+                workers=workers,
+                first_solution=first_solution,
+                # As before this tree: "none" is dropped, as if no flag were given.
+                construction=None if construction == "none" else construction,
+            )
             for name in dict.fromkeys(config or ["default"])
         }
     except ValueError as err:

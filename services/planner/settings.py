@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from services.common.settings import CommonSettings
 from services.planner.batching import BatchParams
 from services.planner.problem import MatrixKind, PlanParams
-from services.planner.solver import SolveParams
+from services.planner.solver import Construction, SolveParams
 
 
 class PlannerSettings(CommonSettings):
@@ -101,7 +101,9 @@ class PlannerSettings(CommonSettings):
 
     def solve_params(self) -> SolveParams:
         """Solver parameters."""
-        construction = None if self.construction == "none" else self.construction
+        start = None if self.construction == "none" else self.construction
         return SolveParams(
-            time_limit_s=self.time_limit_s, workers=self.solver_workers, construction=construction
+            time_limit_s=self.time_limit_s,
+            workers=self.solver_workers,
+            construction=Construction(start=start),
         )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -43,76 +43,124 @@ _FOUND = frozenset(
 
 
 @dataclass(frozen=True)
-class SolveParams:
-    """Search settings; the time limit is always applied."""
+class Construction:
+    """Where OR-Tools' search starts."""
 
-    time_limit_s: float = 5.0
+    # Our savings routes ("savings"), or routes improved by our ruin and recreate
+    # (native/sisr.c) for most of the time limit ("sisr", every worker with its own seed);
+    # None lets OR-Tools construct, with `first_solution`.
+    start: str | None = "sisr"
+    # OR-Tools' first-solution strategy: used when it constructs (and by its ruin and recreate).
     first_solution: str = "PATH_CHEAPEST_ARC"
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
-    solution_limit: int | None = None
-    log_search: bool = False
-    # Parallel searches, the best plan kept. Each starts guided local search from our ruin and
-    # recreate with its own seed; where that does not apply, from other first solutions.
-    workers: int = 2
-    alternates: tuple[str, ...] = ("SAVINGS", "PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION")
-    # Where OR-Tools' search starts, when the problem allows: our savings routes ("savings"),
-    # or routes improved by our ruin and recreate (native/sisr.c) for most of the time limit
-    # ("sisr", every worker with its own seed); None lets OR-Tools construct.
-    construction: str | None = "sisr"
     # Share of the time limit left to OR-Tools' search after the "sisr" start routes.
     polish_share: float = 0.1
     # Random seed of the "sisr" start routes; worker k adds k.
     seed: int = 0
-    # Guided local search: how hard penalties push the search off long arcs (OR-Tools: 0.1).
-    gls_lambda: float = 0.3
-    # Ruin and recreate (OR-Tools' iterated local search: SISR string removals, cheapest
-    # reinsertion, annealing acceptance) instead of the metaheuristic. It builds its own first
-    # solution, so the construction is not used; locked stops bring the metaheuristic back.
-    ruin_recreate: bool = False
-    # Visits removed per ruin on average (SISR's c-bar); 20 beat the paper's 10 at 5 s.
-    ruin_visits: int = 20
-    # What the portfolio's other workers run: the same search, or ruin and recreate.
-    alternate_search: str = "ruin_recreate"
 
     def __post_init__(self) -> None:
-        if not self.time_limit_s > 0:
-            raise ValueError("time_limit_s must be positive; an unbounded solve would block")
+        if self.start not in _CONSTRUCTIONS:
+            raise ValueError(f"unknown construction {self.start!r}; use 'sisr', 'savings' or None")
         if self.first_solution not in _FIRST_NAMES:
             raise ValueError(
                 f"unknown first_solution {self.first_solution!r}; try PATH_CHEAPEST_ARC"
             )
+        if not 0 < self.polish_share <= 1:
+            raise ValueError("polish_share must be in (0, 1]; try 0.1")
+
+
+@dataclass(frozen=True)
+class LocalSearch:
+    """OR-Tools' metaheuristic, which improves on the start routes until the limit."""
+
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    # Guided local search: how hard penalties push the search off long arcs (OR-Tools: 0.1).
+    gls_lambda: float = 0.3
+
+    def __post_init__(self) -> None:
         if self.metaheuristic not in _META_NAMES:
             raise ValueError(
                 f"unknown metaheuristic {self.metaheuristic!r}; try GUIDED_LOCAL_SEARCH"
             )
+        if not 0 < self.gls_lambda <= 10:
+            raise ValueError("gls_lambda must be in (0, 10]; OR-Tools' default is 0.1")
+
+
+@dataclass(frozen=True)
+class RuinRecreate:
+    """OR-Tools' iterated local search (SISR string removals, cheapest reinsertion, annealing
+    acceptance) instead of the metaheuristic.
+
+    It builds its own first solution, so the construction is not used; locked stops (or
+    start routes) bring the metaheuristic back.
+    """
+
+    enabled: bool = False
+    # Visits removed per ruin on average (SISR's c-bar); 20 beat the paper's 10 at 5 s.
+    visits: int = 20
+
+    def __post_init__(self) -> None:
+        if self.visits < 1:
+            raise ValueError("ruin_visits must be at least 1; try 20")
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """What the workers after the first run: each diversifies the search.
+
+    Each starts guided local search from our ruin and recreate with its own seed; where that
+    does not apply, from other first solutions.
+    """
+
+    # First-solution strategies of the other workers, after ours.
+    alternates: tuple[str, ...] = ("SAVINGS", "PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION")
+    # What the other workers run: the same search, or ruin and recreate.
+    search: str = "ruin_recreate"
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.alternates) - _FIRST_NAMES)
+        if unknown:
+            raise ValueError(f"unknown alternates {unknown}; try SAVINGS or PATH_CHEAPEST_ARC")
+        if self.search not in _ALTERNATE_SEARCHES:
+            raise ValueError(
+                f"unknown alternate_search {self.search!r}; use 'same' or 'ruin_recreate'"
+            )
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """Search settings; the time limit is always applied."""
+
+    time_limit_s: float = 5.0
+    # Parallel searches, the best plan kept (see Portfolio for what the others run).
+    workers: int = 2
+    solution_limit: int | None = None
+    log_search: bool = False
+    construction: Construction = Construction()
+    local_search: LocalSearch = LocalSearch()
+    ruin_recreate: RuinRecreate = RuinRecreate()
+    portfolio: Portfolio = Portfolio()
+
+    def __post_init__(self) -> None:
+        if not self.time_limit_s > 0:
+            raise ValueError("time_limit_s must be positive; an unbounded solve would block")
         if self.solution_limit is not None and self.solution_limit < 1:
             raise ValueError("solution_limit must be at least 1, or None for no limit")
         if self.workers < 1:
             raise ValueError("workers must be at least 1; use 2 for a two-core portfolio")
-        if self.construction not in _CONSTRUCTIONS:
-            raise ValueError(
-                f"unknown construction {self.construction!r}; use 'sisr', 'savings' or None"
-            )
-        if not 0 < self.polish_share <= 1:
-            raise ValueError("polish_share must be in (0, 1]; try 0.1")
-        unknown = sorted(set(self.alternates) - _FIRST_NAMES)
-        if unknown:
-            raise ValueError(f"unknown alternates {unknown}; try SAVINGS or PATH_CHEAPEST_ARC")
-        self._check_search()
+        groups = {
+            "construction": Construction,
+            "local_search": LocalSearch,
+            "ruin_recreate": RuinRecreate,
+            "portfolio": Portfolio,
+        }
+        for name, group in groups.items():
+            # A flat value from before the tree (construction="savings") would fail mid-solve.
+            if not isinstance(getattr(self, name), group):
+                raise TypeError(f"{name} must be a {group.__name__}, e.g. {group.__name__}()")
 
-    def _check_search(self) -> None:
-        if not 0 < self.gls_lambda <= 10:
-            raise ValueError("gls_lambda must be in (0, 10]; OR-Tools' default is 0.1")
-        if self.ruin_visits < 1:
-            raise ValueError("ruin_visits must be at least 1; try 20")
-        if self.alternate_search not in _ALTERNATE_SEARCHES:
-            raise ValueError(
-                f"unknown alternate_search {self.alternate_search!r}; use 'same' or 'ruin_recreate'"
-            )
-
-    def portfolio(self) -> list[str]:
+    def first_solutions(self) -> list[str]:
         """First-solution strategies of the workers: ours first, then distinct alternates."""
-        names = list(dict.fromkeys([self.first_solution, *self.alternates]))
+        names = list(dict.fromkeys([self.construction.first_solution, *self.portfolio.alternates]))
         return [names[k % len(names)] for k in range(self.workers)]
 
     def variants(self) -> list[SolveParams]:
@@ -121,22 +169,46 @@ class SolveParams:
         Ruin-and-recreate start routes diversify by seed; where they do not apply (or with
         another construction) the other workers start from other first solutions.
         """
+        start = self.construction.start if self.construction.start == "sisr" else None
+        ruin = self.ruin_recreate.enabled or self.portfolio.search == "ruin_recreate"
         others = [
             replace(
                 self,
-                first_solution=name,
-                construction=self.construction if self.construction == "sisr" else None,
-                seed=self.seed + k,
-                ruin_recreate=self.ruin_recreate or self.alternate_search == "ruin_recreate",
+                construction=replace(
+                    self.construction,
+                    start=start,
+                    first_solution=name,
+                    seed=self.construction.seed + k,
+                ),
+                ruin_recreate=replace(self.ruin_recreate, enabled=ruin),
             )
-            for k, name in enumerate(self.portfolio()[1:], start=1)
+            for k, name in enumerate(self.first_solutions()[1:], start=1)
         ]
         return [self, *others]
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form, recorded in the plan's solver statistics."""
-        # A list, as JSON gives it back: a tuple here would break the plan's round trip.
-        return {**asdict(self), "alternates": list(self.alternates)}
+        """JSON-ready form, recorded in the plan's solver statistics.
+
+        Flat, with the keys (and order) of the flat parameters this tree replaced: plan ids are
+        derived from it, so the same search must keep giving the same dictionary.
+        """
+        return {
+            "time_limit_s": self.time_limit_s,
+            "first_solution": self.construction.first_solution,
+            "metaheuristic": self.local_search.metaheuristic,
+            "solution_limit": self.solution_limit,
+            "log_search": self.log_search,
+            "workers": self.workers,
+            # A list, as JSON gives it back: a tuple here would break the plan's round trip.
+            "alternates": list(self.portfolio.alternates),
+            "construction": self.construction.start,
+            "polish_share": self.construction.polish_share,
+            "seed": self.construction.seed,
+            "gls_lambda": self.local_search.gls_lambda,
+            "ruin_recreate": self.ruin_recreate.enabled,
+            "ruin_visits": self.ruin_recreate.visits,
+            "alternate_search": self.portfolio.search,
+        }
 
 
 @dataclass(frozen=True)
@@ -259,7 +331,7 @@ def _solve_one(
     routes = _start_routes(problem, params, deadline, bests)
     # Model building, construction and a worker's start-up all count against the limit.
     # Ruin and recreate cannot take start routes; from them, the metaheuristic searches.
-    ruin = params.ruin_recreate and not routes
+    ruin = params.ruin_recreate.enabled and not routes
     search = _search(params, deadline - time.time(), ruin_recreate=ruin)
     initial = _initial(problem, routes, manager, routing, search)
     assignment = _run(routing, search, initial)
@@ -299,16 +371,16 @@ def _start_routes(
     problem: Problem, params: SolveParams, deadline: float, bests: _Bests | None = None
 ) -> list[list[int]] | None:
     """Node lists per duty to start from: our construction when asked, else the locked runs."""
-    if params.construction == "sisr" and sisr.applies(problem) and sisr.available():
-        budget = (deadline - time.time()) * (1 - params.polish_share)
-        routes = sisr.start_routes(problem, budget, seed=params.seed, progress=bests)
+    if params.construction.start == "sisr" and sisr.applies(problem) and sisr.available():
+        budget = (deadline - time.time()) * (1 - params.construction.polish_share)
+        routes = sisr.start_routes(problem, budget, seed=params.construction.seed, progress=bests)
         if routes is not None:
             return routes
     if problem.locked:
         # Locked stops may not be dropped, so OR-Tools' own constructions can fail to find a
         # first solution; the locked runs alone are one, and the search inserts the rest.
         return _locked_routes(problem)
-    if params.ruin_recreate or params.construction != "savings":
+    if params.ruin_recreate.enabled or params.construction.start != "savings":
         return None
     return savings_routes(problem)
 
@@ -382,15 +454,15 @@ def _empty(
 
 def _search(params: SolveParams, remaining_s: float, ruin_recreate: bool = False) -> Any:
     search = pywrapcp.DefaultRoutingSearchParameters()
-    search.first_solution_strategy = _FIRST.Value(params.first_solution)
-    search.local_search_metaheuristic = _META.Value(params.metaheuristic)
-    search.guided_local_search_lambda_coefficient = params.gls_lambda
+    search.first_solution_strategy = _FIRST.Value(params.construction.first_solution)
+    search.local_search_metaheuristic = _META.Value(params.local_search.metaheuristic)
+    search.guided_local_search_lambda_coefficient = params.local_search.gls_lambda
     search.time_limit.FromMilliseconds(max(1, round(remaining_s * 1000)))
     if params.solution_limit is not None:
         search.solution_limit = params.solution_limit
     search.log_search = params.log_search
     if ruin_recreate:
-        _ruin_recreate(search, params.ruin_visits)
+        _ruin_recreate(search, params.ruin_recreate.visits)
     return search
 
 

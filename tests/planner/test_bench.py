@@ -24,7 +24,7 @@ from lab.planner.bench import (
 )
 from services.cli.main import app
 from services.planner.construct import savings_routes
-from services.planner.solver import SolveParams, solve
+from services.planner.solver import Construction, Portfolio, SolveParams, solve
 from tests.paths import BENCH_DIR
 
 # Depot at the origin; customer 1 is a corner away, 2 far to the east, 3 north with a late window.
@@ -193,7 +193,7 @@ def test_solve_from_savings_start_is_feasible_and_no_worse(files: dict[str, Path
     problem = to_problem(inst)
     start = savings_routes(problem)
     assert start is not None
-    solution = solve(problem, SolveParams(0.5, construction="savings"))
+    solution = solve(problem, SolveParams(0.5, construction=Construction(start="savings")))
     routes = routes_of(problem, solution)
     assert check(inst, routes) == []
     assert route_distance(inst, routes) <= route_distance(inst, start)
@@ -201,8 +201,8 @@ def test_solve_from_savings_start_is_feasible_and_no_worse(files: dict[str, Path
 
 def test_portfolio_of_two_workers_returns_a_feasible_plan(files: dict[str, Path]) -> None:
     """Two spawned searches with different first solutions still yield one re-checked plan."""
-    params = SolveParams(1.0, workers=2, alternates=("SAVINGS",))
-    assert params.portfolio() == ["PATH_CHEAPEST_ARC", "SAVINGS"]
+    params = SolveParams(1.0, workers=2, portfolio=Portfolio(alternates=("SAVINGS",)))
+    assert params.first_solutions() == ["PATH_CHEAPEST_ARC", "SAVINGS"]
     inst = read_instance(files["solomon"])
     problem = to_problem(inst)
     solution = solve(problem, params)

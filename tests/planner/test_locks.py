@@ -16,6 +16,7 @@ from services.planner import sisr
 from services.planner.locks import Lock, locks_from
 from services.planner.pipeline import LocksInfeasible, plan_batch
 from services.planner.problem import PlanParams, Problem, build_problem
+from services.planner.solver import Construction
 from services.planner.verify import verify
 from tests.planner.conftest import OrderFactory
 from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
@@ -202,7 +203,7 @@ def test_both_start_routes_keep_locks_while_new_orders_join(
 ) -> None:
     """Ruin and recreate passes over locked stops (and OR-Tools alone keeps them too)."""
     new = [order(f"n{k}", loc, ("TARP", 1)) for k, loc in enumerate(("FOB-1", "FOB-2", "HOSP-1"))]
-    params = replace(FAST, construction=construction)
+    params = replace(FAST, construction=Construction(start=construction))
     plan = plan_batch(
         [*_square(order), *new], two_depots, NOW, PlanParams(), params, locks=CROSSING
     )

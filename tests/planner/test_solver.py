@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -23,7 +23,16 @@ from services.planner import sisr
 from services.planner.plan import EXHAUSTED
 from services.planner.problem import build_problem
 from services.planner.settings import PlannerSettings
-from services.planner.solver import _FOUND, Progress, SolveParams, solve
+from services.planner.solver import (
+    _FOUND,
+    Construction,
+    LocalSearch,
+    Portfolio,
+    Progress,
+    RuinRecreate,
+    SolveParams,
+    solve,
+)
 from services.planner.verify import verify
 from tests.paths import BENCH_DIR
 from tests.planner.conftest import OrderFactory, Planner
@@ -151,29 +160,34 @@ def test_no_orders_means_no_search(tiny: Scenario) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("make", "message"),
     [
-        ({"time_limit_s": 0}, "time_limit_s"),
-        ({"first_solution": "BOGUS"}, "first_solution"),
-        ({"metaheuristic": "BOGUS"}, "metaheuristic"),
-        ({"gls_lambda": 0}, "gls_lambda"),
-        ({"ruin_visits": 0}, "ruin_visits"),
-        ({"alternate_search": "BOGUS"}, "alternate_search"),
+        (lambda: SolveParams(time_limit_s=0), "time_limit_s"),
+        (lambda: SolveParams(workers=0), "workers"),
+        (lambda: Construction(first_solution="BOGUS"), "first_solution"),
+        (lambda: LocalSearch(metaheuristic="BOGUS"), "metaheuristic"),
+        (lambda: LocalSearch(gls_lambda=0), "gls_lambda"),
+        (lambda: RuinRecreate(visits=0), "ruin_visits"),
+        (lambda: Portfolio(search="BOGUS"), "alternate_search"),
     ],
 )
-def test_solve_params_refuse_unsafe_values(kwargs: dict[str, object], message: str) -> None:
+def test_solve_params_refuse_unsafe_values(make: Callable[[], object], message: str) -> None:
     """No time limit, or an unknown strategy, is refused when the parameters are made."""
     with pytest.raises(ValueError, match=message):
-        SolveParams(**kwargs)  # type: ignore[arg-type]
+        make()
 
 
 def test_portfolio_variants_diversify_after_the_first_worker() -> None:
     """Only the first worker keeps the construction; the others run ruin and recreate when asked."""
-    params = SolveParams(workers=2, construction="savings", alternate_search="ruin_recreate")
+    params = SolveParams(
+        workers=2,
+        construction=Construction(start="savings"),
+        portfolio=Portfolio(search="ruin_recreate"),
+    )
     first, other = params.variants()
     assert first == params
-    assert (other.construction, other.ruin_recreate) == (None, True)
-    assert other.first_solution != first.first_solution
+    assert (other.construction.start, other.ruin_recreate.enabled) == (None, True)
+    assert other.construction.first_solution != first.construction.first_solution
 
 
 def test_ruin_recreate_serves_every_order(tiny: Scenario, order: OrderFactory) -> None:
@@ -184,7 +198,9 @@ def test_ruin_recreate_serves_every_order(tiny: Scenario, order: OrderFactory) -
         order("o3", "HOSP-1", ("TARP", 4)),
     ]
     problem = build_problem(orders, tiny, NOW)
-    solution = solve(problem, SolveParams(time_limit_s=0.5, ruin_recreate=True))
+    solution = solve(
+        problem, SolveParams(time_limit_s=0.5, ruin_recreate=RuinRecreate(enabled=True))
+    )
     assert solution.status in {
         "ROUTING_SUCCESS",
         "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED",
@@ -207,7 +223,7 @@ def test_construction_setting_reaches_the_search(
 ) -> None:
     """QM_PLANNER_CONSTRUCTION picks where the service's search starts; a typo is refused."""
     monkeypatch.setenv("QM_PLANNER_CONSTRUCTION", value)
-    assert PlannerSettings().solve_params().construction == construction
+    assert PlannerSettings().solve_params().construction.start == construction
     monkeypatch.setenv("QM_PLANNER_CONSTRUCTION", "sisrr")
     with pytest.raises(ValueError, match="construction"):
         PlannerSettings()
