@@ -149,8 +149,7 @@ def planner(
                 time_limit,
                 workers=workers,
                 first_solution=first_solution,
-                # As before this tree: "none" is dropped, as if no flag were given.
-                construction=None if construction == "none" else construction,
+                construction=construction,
             )
             for name in dict.fromkeys(config or ["default"])
         }

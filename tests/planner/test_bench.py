@@ -224,6 +224,17 @@ def test_configs_run_side_by_side_and_are_recorded(files: dict[str, Path], tmp_p
     assert payload["configs"]["before"]["construction"] == "savings"
 
 
+def test_construction_none_lets_ortools_construct(files: dict[str, Path], tmp_path: Path) -> None:
+    """`--construction none` reaches the search (it was once dropped as if not given)."""
+    out = tmp_path / "bench.json"
+    args = ["bench", "planner", str(files["solomon"]), "--bks", str(files["bks"])]
+    args += ["--time-limit", "0.3", "--construction", "none", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["configs"]["default"]["construction"] is None
+    assert config_params("default", 1.0, construction="savings").construction.start == "savings"
+
+
 def test_unknown_config_is_refused_with_the_choices() -> None:
     """A misspelt config name fails before any solve and lists the names there are."""
     with pytest.raises(ValueError, match="choose from default, before"):
