@@ -90,6 +90,12 @@ class Fate:
         return "split" if self.parts else "submitted"
 
     @property
+    def injected(self) -> tuple[str, ...]:
+        """What the parser cut out of the order as injection."""
+        read = self.parsed or self.rejected
+        return read.injected if read is not None else ()
+
+    @property
     def since(self) -> datetime:
         """When the latest step happened."""
         return max((e.at for e in self.events), default=utcnow())
@@ -139,19 +145,12 @@ class Fate:
             "confidence": self.parsed.confidence if self.parsed else {},
             "sources": self.parsed.sources if self.parsed else {},
             "parser": self.parsed.parser if self.parsed else None,
-            "injected": list((self.parsed or self.rejected or _NONE).injected),
+            "injected": list(self.injected),
             "events": [
                 {"at": e.at.isoformat(), "stage": e.stage, "detail": e.detail}
                 for e in sorted(self.events, key=lambda e: e.at)
             ],
         }
-
-
-class _Nothing:
-    injected: tuple[str, ...] = ()
-
-
-_NONE = _Nothing()
 
 
 class Book:
