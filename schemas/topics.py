@@ -40,8 +40,15 @@ class Topic(StrEnum):
 
     @property
     def kept_forever(self) -> bool:
-        """The release and audit history: created with KEPT_FOREVER, guarded by ACLs."""
-        return self in (Topic.PLANS_RELEASED, Topic.AUDIT_EVENTS)
+        """The history people answer for: every signed human decision (plan decisions and
+        safety reviews), the releases and the audit trail; created with KEPT_FOREVER, guarded
+        by ACLs."""
+        return self in (
+            Topic.PLANS_DECIDED,
+            Topic.ORDERS_REVIEWED,
+            Topic.PLANS_RELEASED,
+            Topic.AUDIT_EVENTS,
+        )
 
     @property
     def config(self) -> dict[str, str]:

@@ -4,9 +4,10 @@ One principal per service: each may read what it consumes, write what it produce
 project's topics (so start-up topic checks find them and create nothing); nothing else. Only the
 gate writes releases; only operators write decisions and submitted orders; the parser and planner
 additionally carry explicit DENY entries on the decision and release topics, which win over any
-ALLOW added later by mistake. The release and audit topics are kept forever (schemas.topics): every
-principal is explicitly denied changing their configuration (retention), deleting them or their
-records, and adding partitions, so only the broker's super user (ACLs do not apply to it) can.
+ALLOW added later by mistake. The signed-decision, release and audit topics are kept forever
+(schemas.topics): every principal is explicitly denied changing their configuration (retention),
+deleting them or their records, and adding partitions, so only the broker's super user (ACLs do
+not apply to it) can.
 deploy/kafka/acls.md shows this set as a table (`markdown_table`).
 
 aiokafka 0.14's admin client has no create/describe ACL methods, but its protocol module defines
@@ -109,7 +110,8 @@ def project_topics() -> list[str]:
 
 
 def protected_topics() -> list[str]:
-    """The release and audit history: no principal may shorten, delete or reshape it."""
+    """The history people answer for (signed decisions, releases, the audit trail): no principal
+    may shorten, delete or reshape it."""
     return [t.value for t in Topic if t.kept_forever]
 
 

@@ -35,7 +35,7 @@ def topic_config(name: str) -> dict[str, str]:
 
 
 def kept_forever_topics() -> list[str]:
-    """The topics whose retention must stay unlimited (the release and audit history)."""
+    """The topics whose retention must stay unlimited: signed decisions, releases, the audit."""
     return [t.value for t in Topic if t.kept_forever]
 
 

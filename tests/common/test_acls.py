@@ -137,8 +137,13 @@ def test_every_principal_can_see_every_project_topic_and_nothing_is_wildcarded()
     assert all(a.operation is not Operation.ALL and a.host == "*" for a in ACLS)
 
 
-def test_the_protected_topics_are_the_release_and_audit_history() -> None:
-    assert protected_topics() == [Topic.PLANS_RELEASED.value, Topic.AUDIT_EVENTS.value]
+def test_the_protected_topics_are_the_signed_decisions_releases_and_audit_history() -> None:
+    assert set(protected_topics()) == {
+        Topic.PLANS_DECIDED.value,
+        Topic.ORDERS_REVIEWED.value,
+        Topic.PLANS_RELEASED.value,
+        Topic.AUDIT_EVENTS.value,
+    }
     assert set(PROTECTED_OPERATIONS) >= {Operation.ALTER_CONFIGS, Operation.DELETE}
 
 
@@ -186,7 +191,8 @@ def test_the_admin_principal_still_creates_topics_and_tunes_the_others() -> None
 def test_the_table_shows_the_history_protection() -> None:
     row = next(line for line in markdown_table().splitlines() if line.startswith(f"| `{GATE}`"))
     assert row.endswith(
-        "| DELETE, ALTER, ALTER_CONFIGS on `plans.released.v1`, `audit.events.v1` |"
+        "| DELETE, ALTER, ALTER_CONFIGS on `orders.reviewed.v1`, `plans.decided.v1`, "
+        "`plans.released.v1`, `audit.events.v1` |"
     )
 
 
