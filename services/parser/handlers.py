@@ -235,7 +235,7 @@ class Parser:
                 ),
             )
         done = read_released(order.text, order.occurred_at, self.scenario, self.backend)
-        released = to_messages(order, done.outcome, "rules")
+        released = to_messages(order, done, "rules")
         stamp = (
             f"released_by:{review.operator_id}",
             f"reviewed:{review.message_id}",

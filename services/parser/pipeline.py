@@ -17,6 +17,7 @@ from schemas.orders import (
     Priority,
     RefusalCategory,
     RejectionOutcome,
+    Submitter,
 )
 from services.common.scenario import Scenario
 from services.parser.extract import Extracted, extract
@@ -58,6 +59,7 @@ class Understood:
     outcome: Outcome
     extracted: Extracted | None = None
     judgement: Judgement | None = None
+    injected: tuple[str, ...] = ()  # what the screen cut out, shown to the approver
 
 
 def understand(
@@ -83,8 +85,9 @@ def understand(
     if verdict.outcome != "clear" and verdict.category is not None:
         kind = Refused if verdict.outcome == "refused" else Held
         held = kind(verdict.category, verdict.reasons, flags, verdict.evidence, verdict.layer)
-        return Understood(held, None, judgement)
-    return _read(text, pre, submitted_at, scenario, backend, policy, flags, judgement)
+        return Understood(held, None, judgement, pre.injected)
+    done = _read(text, pre, submitted_at, scenario, backend, policy, flags, judgement)
+    return replace(done, injected=pre.injected)
 
 
 def _read(
@@ -127,7 +130,8 @@ def read_released(
     """
     pre = screen(text)
     flags = ("injection",) if pre.injection else ()
-    return _read(text, pre, submitted_at, scenario, backend, policy, flags, None)
+    done = _read(text, pre, submitted_at, scenario, backend, policy, flags, None)
+    return replace(done, injected=pre.injected)
 
 
 def _several(
@@ -172,7 +176,7 @@ def parse_many(
         except LLMError as err:
             return err
         parser = backend.name if done.extracted is not None and backend is not None else "rules"
-        return ParseResult(to_messages(order, done.outcome, parser), done.extracted, done.judgement)
+        return ParseResult(to_messages(order, done, parser), done.extracted, done.judgement)
 
     if concurrency <= 1 or len(orders) <= 1:
         return [one(order) for order in orders]
@@ -181,34 +185,35 @@ def parse_many(
 
 
 def to_messages(
-    order: OrderSubmitted, result: Outcome, parser: str
+    order: OrderSubmitted, done: Understood, parser: str
 ) -> tuple[OrderParsed | OrderRejected, ...]:
     """One message per demand: a text for several places becomes one order per place.
 
-    The parts' ids derive from the order and the destination, so a replay matches them.
+    The parts' ids derive from the order and the destination, so a replay matches them; every
+    part carries the sender's claim over the whole text, checked once here.
     """
+    result, claim = done.outcome, order.signed_submitter()
     if not isinstance(result, Several):
-        return (to_message(order, result, parser),)
+        return (to_message(order, result, parser, claim, done.injected),)
     count = len(result.parts)
     return tuple(
         to_message(
             order.model_copy(update={"order_id": f"{order.order_id}.{n}"}),
             replace(part, flags=(*part.flags, f"split:{n}/{count}:{order.order_id}")),
             parser,
+            claim,
+            done.injected,
         )
         for n, part in enumerate(result.parts, start=1)
     )
 
 
-def injected_segments(text: str) -> tuple[str, ...]:
-    """What the screen cut out as injection, for the human who approves (the same screen,
-    run again on the same text: deterministic and cheap)."""
-    pre = screen(text)
-    return tuple(pre.text[start:end].strip() for start, end in pre.injection_spans)
-
-
 def to_message(
-    order: OrderSubmitted, result: Accepted | Clarify | Refused | Held, parser: str
+    order: OrderSubmitted,
+    result: Accepted | Clarify | Refused | Held,
+    parser: str,
+    claim: Submitter | None,
+    injected: tuple[str, ...],
 ) -> OrderParsed | OrderRejected:
     """Map an interpretation onto its contract; ids derive from the order so replays match."""
     message_id = content_id("msg", "parse", order.order_id)
@@ -226,9 +231,9 @@ def to_message(
             deliver_by=result.deliver_by,
             requester=result.requester,
             submitted_by=order.submitted_by,
-            submitter=order.signed_submitter(),
+            submitter=claim,
             text=order.text,
-            injected=injected_segments(order.text),
+            injected=injected,
             confidence=dict(result.confidence),
             sources=dict(result.sources),
             flags=tuple(result.flags),
@@ -253,8 +258,8 @@ def to_message(
         reasons=tuple(result.reasons) or (outcome.value,),
         text=order.text,
         submitted_by=order.submitted_by,
-        submitter=order.signed_submitter(),
-        injected=injected_segments(order.text),
+        submitter=claim,
+        injected=injected,
         flags=tuple(result.flags),
         evidence=tuple(result.evidence) if isinstance(result, Refused | Held) else (),
         decided_by=result.layer if isinstance(result, Refused | Held) else "",

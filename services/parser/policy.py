@@ -260,6 +260,11 @@ class Screen:
     normalised: tuple[str, ...] = ()
 
     @cached_property
+    def injected(self) -> tuple[str, ...]:
+        """The segments cut out as injection, as the person who approves should see them."""
+        return tuple(self.text[start:end].strip() for start, end in self.injection_spans)
+
+    @cached_property
     def hints(self) -> tuple[str, ...]:
         """Red-line words in the clean text; read only when a model asks to refuse."""
         return _hints(self.clean_text)
