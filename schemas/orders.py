@@ -89,10 +89,11 @@ class OrderSubmitted(Envelope):
     )
 
     def signed_submitter(self) -> Submitter | None:
-        """The signed claim if it is about this very text and this order, or the order it was
-        split from (`ID.n`, one per place); None otherwise."""
+        """The signed claim if it is about this very order and text; None otherwise. (The parts
+        a text for several places is split into carry their original's claim, given by the
+        parser: a client cannot claim one by naming its order `ID.n`.)"""
         claim = self.submitter
-        if claim is None or not derives_from(self.order_id, claim.order_id):
+        if claim is None or claim.order_id != self.order_id:
             return None
         return claim if claim.text_sha256 == text_sha256(self.text) else None
 

@@ -62,6 +62,14 @@ class SolverStats(_Frozen):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class SignedOrder(_Frozen):
+    """Which sender's claim covers a served order: its own, or that of the text the parser split
+    it from (the planner copies what the parser attached to each demand)."""
+
+    order_id: str
+    claim: Submitter
+
+
 class PlanProposed(Envelope):
     """A delivery plan waiting for human review."""
 
@@ -69,10 +77,10 @@ class PlanProposed(Envelope):
     plan_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     order_ids: tuple[str, ...] = Field(min_length=1)
     requested_by: tuple[str, ...] = ()
-    submitters: tuple[Submitter, ...] = Field(
+    submitters: tuple[SignedOrder, ...] = Field(
         default=(),
-        description="the senders' signed claims, one per order that had one (v1.1); the gate "
-        "verifies them itself and trusts no other statement of who asked",
+        description="the senders' signed claims, one per served order that had one (v1.1); the "
+        "gate verifies them itself and trusts no other statement of who asked",
     )
     routes: tuple[Route, ...]
     unserved: tuple[Unserved, ...] = ()

@@ -15,6 +15,7 @@ from schemas.plans import (
     PlanDecided,
     PlanProposed,
     Route,
+    SignedOrder,
     SolverStats,
     Stop,
     Unserved,
@@ -55,6 +56,11 @@ def submitter(
     return sign_submission(claim, key)
 
 
+def signed_order(order_id: str, claim: Submitter | None = None) -> SignedOrder:
+    """A served order with the sender's claim over it (by default the clerk's, for that id)."""
+    return SignedOrder(order_id=order_id, claim=claim or submitter(order_id))
+
+
 def plan(
     *,
     priority: Priority = Priority.ROUTINE,
@@ -92,7 +98,7 @@ def plan(
         plan_hash="0" * 64,
         order_ids=("ord-1",),
         requested_by=requested_by,
-        submitters=(submitter("ord-1"),) if signed else (),
+        submitters=(signed_order("ord-1"),) if signed else (),
         routes=(route,),
         distance_km=42.0,
         solver=SolverStats(
@@ -197,7 +203,7 @@ def routed_plan(
         plan_hash="0" * 64,
         order_ids=tuple(sorted(served + unserved)),
         requested_by=("s4-clerk",),
-        submitters=tuple(submitter(o) for o in sorted(served)),
+        submitters=tuple(signed_order(o) for o in sorted(served)),
         routes=tuple(routes),
         unserved=tuple(
             Unserved(order_id=o, priority=Priority.ROUTINE, reason="fleet time or capacity")

@@ -129,17 +129,13 @@ class Outcome:
 def verified_submitters(plan: PlanProposed, trust: TrustStore, now: datetime) -> dict[str, str]:
     """order id -> operator id, for the orders whose sender's signature verifies now with a
     trusted key of that sender. Nothing else in the plan says who asked."""
-    claims = {
-        claim.order_id: claim.operator_id
-        for claim in plan.submitters
-        if check_signer(claim, trust, now, "order") is None
+    return {
+        signed.order_id: signed.claim.operator_id
+        for signed in plan.submitters
+        if signed.order_id in plan.order_ids
+        and derives_from(signed.order_id, signed.claim.order_id)
+        and check_signer(signed.claim, trust, now, "order") is None
     }
-    verified: dict[str, str] = {}
-    for order_id in plan.order_ids:
-        for original, sender in claims.items():
-            if derives_from(order_id, original):
-                verified[order_id] = sender
-    return verified
 
 
 def risk_reasons(

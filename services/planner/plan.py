@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from schemas.envelope import content_id
 from schemas.orders import OrderParsed, Priority
-from schemas.plans import PlanProposed, Route, SolverStats, Stop, Unserved
+from schemas.plans import PlanProposed, Route, SignedOrder, SolverStats, Stop, Unserved
 from services.common.scenario import Scenario
 from services.planner.explain import vehicle_label
 from services.planner.problem import PlanParams, Problem, unique_orders
@@ -47,10 +47,9 @@ def make_plan(
         order_ids=tuple(sorted(by_id)),
         requested_by=tuple(sorted({o.submitted_by for o in by_id.values() if o.submitted_by})),
         submitters=tuple(
-            sorted(
-                {o.submitter.order_id: o.submitter for o in by_id.values() if o.submitter}.values(),
-                key=lambda claim: claim.order_id,
-            )
+            SignedOrder(order_id=order_id, claim=order.submitter)
+            for order_id, order in sorted(by_id.items())
+            if order.submitter is not None
         ),
         routes=routes,
         unserved=_unserved(problem, solution, by_id),

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.audit import AuditRecorded
 from schemas.envelope import content_id, utcnow
 from schemas.orders import Submitter, text_sha256
-from schemas.plans import PlanDecided, PlanProposed, PlanReleased
+from schemas.plans import PlanDecided, PlanProposed, PlanReleased, SignedOrder
 from schemas.topics import Topic
 from services.cli.publishing import send_many
 from services.common.audit import first_broken_link
@@ -60,7 +60,9 @@ def _unique(plan: PlanProposed, n: int, keys: Keys | None, **update: object) -> 
     """The factory plan with its own plan id and its own order id, the order signed by the
     suite's clerk (`keys`), or unsigned (None)."""
     order_id = content_id("ord", "sec", n, RUN)
-    signed = () if keys is None else (keys.sign_order(order_id),)
+    signed = (
+        () if keys is None else (SignedOrder(order_id=order_id, claim=keys.sign_order(order_id)),)
+    )
     routes = tuple(
         r.model_copy(
             update={"stops": tuple(s.model_copy(update={"order_id": order_id}) for s in r.stops)}
@@ -375,6 +377,11 @@ def _send(stack: Stack, proposals: list[PlanProposed], decisions: list[PlanDecid
     asyncio.run(send_many(settings, Topic.PLANS_DECIDED, [(d, d.plan_id) for d in decisions]))
 
 
+def _signed(plan: PlanProposed, claim: Submitter) -> SignedOrder:
+    """The claim, attached to the plan's one order."""
+    return SignedOrder(order_id=plan.order_ids[0], claim=claim)
+
+
 def _ammo(n: int, keys: Keys | None, **update: object) -> PlanProposed:
     """A plan of ammunition that declares itself harmless: no risk, one approval."""
     return _unique(f.plan(sku="AMMO-556"), n, keys, risk=(), approvals_required=1, **update)
@@ -413,14 +420,20 @@ def test_a_hostile_review_releases_nothing(stack: Stack, tmp_path: Path):
     own_signed = _unique(f.plan(requested_by=()), 720, None)
     own_signed = _rehash(
         own_signed,
-        submitters=(keys.sign_order(own_signed.order_ids[0], keys.duty, "duty-officer"),),
+        submitters=(
+            _signed(
+                own_signed, keys.sign_order(own_signed.order_ids[0], keys.duty, "duty-officer")
+            ),
+        ),
     )
     self_attacks = [_decide(p, keys.duty, "duty-officer", "mine") for p in [*disguised, own_signed]]
     refused.update({d.message_id: Refusal.SELF_APPROVAL for d in self_attacks})
     # One approval where the gate wants two: unsigned or forged sender, or understated risk.
     unsigned = _unique(f.plan(requested_by=("s4-clerk",)), 730, None)
     forged = _unique(f.plan(), 731, None)
-    forged = _rehash(forged, submitters=(keys.sign_order(forged.order_ids[0], keys.stranger),))
+    forged = _rehash(
+        forged, submitters=(_signed(forged, keys.sign_order(forged.order_ids[0], keys.stranger)),)
+    )
     ammo = _ammo(732, keys)
     unknown_sku = _unique(f.plan(sku="GRENADE-XX"), 733, keys, risk=(), approvals_required=1)
     one_only = {

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.orders import Priority
 from schemas.plans import Decision, PlanProposed
 from services.common.signing import sign_decision, verify_approval
-from services.gate.rules import GateState, Refusal, evaluate, risk_reasons
+from services.gate.rules import GateState, Refusal, evaluate, risk_reasons, verified_submitters
 from tests import factories as f
 
 
@@ -293,7 +293,7 @@ def test_self_approval_is_caught_however_the_name_is_typed(keys, typed):
 def test_a_signed_order_is_its_senders_even_when_no_name_is_typed(keys):
     own = f.submitter("ord-1", keys["duty-officer"], "duty-officer", role="approver")
     plan = f.plan(requested_by=())
-    plan = _rehash(plan, submitters=(own,))
+    plan = _rehash(plan, submitters=(f.signed_order("ord-1", own),))
     trust = f.trust(keys)
     outcome = _approve(_state(plan), plan, keys["duty-officer"], "duty-officer", trust)
     assert outcome.refusal is Refusal.SELF_APPROVAL
@@ -304,7 +304,8 @@ def test_an_order_without_a_valid_senders_signature_needs_two_people(keys):
     forged = f.submitter("ord-1", stranger)  # claims s4-clerk, signed by nobody trusted
     moved = f.submitter("ord-other")  # a real signature, for another order
     for claims in [(forged,), (moved,), ()]:
-        plan = _rehash(f.plan(requested_by=()), submitters=claims)
+        signed = tuple(f.signed_order("ord-1", claim) for claim in claims)
+        plan = _rehash(f.plan(requested_by=()), submitters=signed)
         trust = f.trust(keys)
         assert "unauthenticated_submitter" in risk_reasons(plan, f.SCENARIO, trust, f.NOW)
         first = _approve(_state(plan), plan, keys["duty-officer"], "duty-officer", trust)
@@ -379,7 +380,7 @@ def _served_as(order_id: str, claim_for: str) -> PlanProposed:
         plan,
         order_ids=(order_id,),
         routes=(route.model_copy(update={"stops": stops}),),
-        submitters=(f.submitter(claim_for),),
+        submitters=(f.signed_order(order_id, f.submitter(claim_for)),),
     )
 
 
@@ -389,3 +390,12 @@ def test_a_senders_claim_covers_the_parts_its_text_was_split_into_and_nothing_el
     assert "unauthenticated_submitter" not in risk_reasons(part, f.SCENARIO, trust, f.NOW)
     lookalike = _served_as("ord-10", "ord-1")
     assert "unauthenticated_submitter" in risk_reasons(lookalike, f.SCENARIO, trust, f.NOW)
+
+
+def test_an_order_keyed_like_a_part_does_not_borrow_the_claim_of_the_order_it_names(keys):
+    """A client keys its unsigned order `ord-1.5` beside the signed `ord-1` in one plan: only
+    the claim the planner attached to each served order counts."""
+    plan = f.routed_plan({"TRK-1": ("ord-1", "ord-1.5")}, tag="borrow")
+    plan = _rehash(plan, submitters=(f.signed_order("ord-1"),))
+    assert verified_submitters(plan, f.trust(keys), f.NOW) == {"ord-1": "s4-clerk"}
+    assert "unauthenticated_submitter" in risk_reasons(plan, f.SCENARIO, f.trust(keys), f.NOW)

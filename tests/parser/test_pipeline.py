@@ -152,3 +152,11 @@ def test_each_field_names_the_words_or_the_rule_it_came_from():
     assert "MRE-CASE ← “2 cases" in parsed.sources["lines"]
     assert parsed.sources["requester"].startswith("rule: ")
     assert set(parsed.sources) == {"destination", "lines", "time", "priority", "requester"}
+
+
+def test_a_claim_copied_onto_an_order_keyed_like_a_part_is_dropped():
+    text = "need 8 pallets of water at FOB Halcyon within 12 hrs"
+    copied = _sent(text).model_copy(update={"order_id": "ord-sig.5"})
+    assert copied.signed_submitter() is None
+    (parsed,) = to_messages(copied, understand(text, NOW, SCENARIO, None), "rules")
+    assert isinstance(parsed, OrderParsed) and parsed.submitter is None
