@@ -157,7 +157,11 @@ def approvals_required(
     plan: PlanProposed, scenario: Scenario, trust: TrustStore, now: datetime
 ) -> int:
     """Two distinct persons for risky content; what the planner declares can only add."""
-    return max(plan.approvals_required, 2 if risk_reasons(plan, scenario, trust, now) else 1)
+    return _needed(plan, risk_reasons(plan, scenario, trust, now))
+
+
+def _needed(plan: PlanProposed, reasons: tuple[str, ...]) -> int:
+    return max(plan.approvals_required, 2 if reasons else 1)
 
 
 def _authenticate(
@@ -298,9 +302,10 @@ def evaluate(
     if repeated is not None:
         return Outcome(repeated[0], repeated[1], withdrawn=withdrawn)
     valid.append(decision)
-    needed = approvals_required(plan, policy.scenario, trust, now)
+    reasons = risk_reasons(plan, policy.scenario, trust, now)
+    needed = _needed(plan, reasons)
     if len(valid) < needed:
-        why = ", ".join(risk_reasons(plan, policy.scenario, trust, now)) or "the planner asks"
+        why = ", ".join(reasons) or "the planner asks"
         return Outcome(
             pending=needed - len(valid),
             detail=f"{len(valid)}/{needed} approvals; two people because: {why}",
