@@ -32,7 +32,7 @@ from services.common.broker import (
 )
 from services.common.codec import DecodeError
 from services.common.scenario import Scenario
-from services.common.signing import UntrustedStoreError, load_verified_store
+from services.common.signing import TrustStore, UntrustedStoreError, load_verified_store
 from services.parser import metrics
 from services.parser.backends import safety_params
 from services.parser.intake import read_order, where_of
@@ -134,15 +134,19 @@ class Parser:
                 outgoing.extend(self._outgoing(message, result) for message in result.messages)
         await publish_all(self.broker, outgoing)
 
+    def _trusted(self) -> TrustStore | ReviewCheck:
+        """The administrator-signed trust store, or why nobody's signature can count now."""
+        try:
+            return load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
+        except UntrustedStoreError as err:
+            return ReviewCheck(ReviewRefusal.UNTRUSTED_STORE, str(err))
+
     async def _check_answers(
         self, decoded: list[tuple[Any, OrderSubmitted]]
     ) -> tuple[list[tuple[Any, OrderSubmitted]], list[OrderRejected]]:
         """Split off the answers to unclear orders that may not be applied, as rejections."""
         await self.refresh_reviews(self.reviews)
-        try:
-            trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
-        except UntrustedStoreError as err:
-            trust, untrusted = None, ReviewCheck(ReviewRefusal.UNTRUSTED_STORE, str(err))
+        trust = self._trusted()
         kept: list[tuple[Any, OrderSubmitted]] = []
         refused: list[OrderRejected] = []
         for record, order in decoded:
@@ -150,7 +154,9 @@ class Parser:
                 kept.append((record, order))
                 continue
             checked = (
-                untrusted if trust is None else check_answer(order, self.reviews, trust, utcnow())
+                trust
+                if isinstance(trust, ReviewCheck)
+                else check_answer(order, self.reviews, trust, utcnow())
             )
             metrics.ANSWERS.labels(
                 outcome=checked.refusal.value if checked.refusal else "applied"
@@ -177,12 +183,12 @@ class Parser:
         if review is None:
             return
         await self.refresh_reviews(self.reviews)
-        try:
-            trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
-        except UntrustedStoreError as err:
-            checked = ReviewCheck(ReviewRefusal.UNTRUSTED_STORE, str(err))
-        else:
-            checked = check_review(review, self.reviews, trust, utcnow())
+        trust = self._trusted()
+        checked = (
+            trust
+            if isinstance(trust, ReviewCheck)
+            else check_review(review, self.reviews, trust, utcnow())
+        )
         decision = review.decision.value
         if checked.refusal is not None:
             metrics.REVIEWS.labels(decision=decision, outcome=checked.refusal.value).inc()
