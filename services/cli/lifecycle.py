@@ -21,9 +21,10 @@ from services.cli.publishing import send
 from services.cli.signer import submission_for
 from services.common.kafka import KafkaUnavailable
 
-# A new version may answer an order the parser asked about or could not read, nothing else:
-# a refused or held order is decided by a person, a parsed one is already on its way.
-ANSWERABLE = ("clarify", "invalid")
+# What the parser accepts an answer for (a question back, or text it could not read): a refused
+# or held order is decided by a person, a parsed one is already on its way.
+from services.parser.review import ANSWERABLE
+
 OUTCOMES = frozenset(STATUSES) - {"submitted", "split"}
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable.")]
 Operator = Annotated[str, typer.Option("--as", envvar="QM_OPERATOR", help="Your operator id.")]
