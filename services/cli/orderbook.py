@@ -18,6 +18,7 @@ from schemas.topics import Topic
 from services.common.codec import DecodeError, decode
 from services.common.kafka import read_topics
 from services.common.settings import CommonSettings
+from services.parser.review import AMENDS_FLAG
 
 TOPICS = (
     Topic.ORDERS_SUBMITTED,
@@ -202,8 +203,8 @@ class Book:
 
     def _answers(self, order_id: str, flags: Iterable[str], at: datetime) -> None:
         for flag in flags:
-            if flag.startswith("amends:"):
-                old = self._fate(flag.removeprefix("amends:"))
+            if flag.startswith(AMENDS_FLAG):
+                old = self._fate(flag.removeprefix(AMENDS_FLAG))
                 if old.answered_by is None:
                     old.answered_by = order_id
                     old.events.append(Event(at, "answered", f"by the new version {order_id}"))
