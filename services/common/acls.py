@@ -157,9 +157,21 @@ def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str
             denied_writes=(decided, released, reviewed),
         ),
         PLANNER: Grant(
-            # Proposals are read back at start so an order is never planned twice.
-            reads=(Topic.ORDERS_PARSED.value, Topic.PLANS_PROPOSED.value),
-            writes=(Topic.PLANS_PROPOSED.value, Topic.ORDERS_PARSED.dlq),
+            # Proposals are read back at start so an order is never planned twice; the fleet
+            # state and closed areas are read whole at every start and followed.
+            reads=(
+                Topic.ORDERS_PARSED.value,
+                Topic.PLANS_PROPOSED.value,
+                Topic.FLEET_REPORTED.value,
+                Topic.ZONES_DECLARED.value,
+            ),
+            writes=(
+                Topic.PLANS_PROPOSED.value,
+                Topic.PLANS_DISRUPTED.value,
+                Topic.ORDERS_PARSED.dlq,
+                Topic.FLEET_REPORTED.dlq,
+                Topic.ZONES_DECLARED.dlq,
+            ),
             groups=(planner_group,),
             denied_writes=(decided, released),
         ),
@@ -180,8 +192,9 @@ def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str
             ),
         ),
         OPERATOR: Grant(
-            # The qm CLI: submits orders, signs decisions, reads the plan ledger and audit trail,
-            # and shows the services' consumer-group lag (qm status).
+            # The qm CLI: submits orders, signs decisions, reports vehicles and closed areas,
+            # reads the plan ledger, disruptions and audit trail, and shows the services'
+            # consumer-group lag (qm status).
             reads=(
                 Topic.PLANS_PROPOSED.value,
                 decided,
@@ -189,8 +202,17 @@ def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str
                 Topic.AUDIT_EVENTS.value,
                 Topic.ORDERS_REJECTED.value,
                 reviewed,
+                Topic.FLEET_REPORTED.value,
+                Topic.ZONES_DECLARED.value,
+                Topic.PLANS_DISRUPTED.value,
             ),
-            writes=(Topic.ORDERS_SUBMITTED.value, decided, reviewed),
+            writes=(
+                Topic.ORDERS_SUBMITTED.value,
+                decided,
+                reviewed,
+                Topic.FLEET_REPORTED.value,
+                Topic.ZONES_DECLARED.value,
+            ),
             describe_groups=(parser_group, planner_group),
             denied_writes=(released,),
         ),

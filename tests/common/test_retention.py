@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from schemas.topics import KEPT_FOREVER, Topic
+from schemas.topics import COMPACTED, KEPT_FOREVER, Topic
 from services.common.kafka import (
     all_topics,
     config_values,
@@ -28,13 +28,17 @@ def test_the_release_and_audit_topics_are_kept_forever_and_nothing_else_is_chang
         "audit.events.v1",
     }
     assert KEPT_FOREVER == {"retention.ms": "-1", "retention.bytes": "-1"}
+    state = {Topic.FLEET_REPORTED.value, Topic.ZONES_DECLARED.value}
     for name in all_topics():
         expected = KEPT_FOREVER if name in kept_forever_topics() else {}
+        expected = COMPACTED if name in state else expected
         assert topic_config(name) == expected, name
     # Dead-letter topics of the history are not history themselves.
     assert topic_config(Topic.PLANS_RELEASED.dlq) == {}
-    # Compaction would break the audit hash chain: it is never asked for.
-    assert all("cleanup.policy" not in topic_config(name) for name in all_topics())
+    # Compaction would break the audit hash chain: only the two state topics ask for it.
+    compacted = {name for name in all_topics() if "cleanup.policy" in topic_config(name)}
+    assert compacted == state
+    assert COMPACTED == {"cleanup.policy": "compact"}
 
 
 def test_topic_config_is_a_copy() -> None:

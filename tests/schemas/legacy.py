@@ -26,6 +26,8 @@ V1_0_COMMIT = "845f7ea2900e330e42c0b78914c31bb59d177d8f"
 # orders.reviewed.v1 did not exist then; its payload is its first form, from the commit that
 # introduced it (it has gained no field since).
 REVIEWED_COMMIT = "3971111"
+# The fleet, zone and disruption contracts, in their first form.
+THEATER_COMMIT = "bb5b79c"
 OLD_FILES = ("schemas", "services/__init__.py", "services/common")
 TOPICS_OF = {
     V1_0_COMMIT: (
@@ -38,6 +40,7 @@ TOPICS_OF = {
         "audit.events.v1",
     ),
     REVIEWED_COMMIT: ("orders.reviewed.v1",),
+    THEATER_COMMIT: ("fleet.reported.v1", "zones.declared.v1", "plans.disrupted.v1"),
 }
 
 

@@ -60,7 +60,7 @@ def test_the_signed_payload_covers_the_report_and_not_the_envelope() -> None:
     assert not {"message_id", "occurred_at", "signature"} & set(payload)
     other = report.model_copy(update={"message_id": "n", "signature": "x"})
     assert other.signed_payload() == payload
-    assert report.model_copy(update={"status": "available"}).signed_payload() != payload
+    assert report.model_copy(update={"status": VehicleStatus.AVAILABLE}).signed_payload() != payload
 
 
 def test_a_position_time_needs_a_position() -> None:

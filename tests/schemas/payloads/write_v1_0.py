@@ -241,6 +241,63 @@ def audited() -> Any:
     )
 
 
+def vehicle() -> Any:
+    from schemas.fleet import VehicleReported, VehicleStatus
+    from schemas.theater import Position
+
+    return _signed(
+        VehicleReported(
+            message_id=content_id("msg", "vehicle", "HBR-TRK-1", NOW.isoformat()),
+            occurred_at=NOW + timedelta(minutes=40),
+            vehicle_id="HBR-TRK-1",
+            status=VehicleStatus.DOWN,
+            reported_at=NOW + timedelta(minutes=40),
+            position=Position(lat=41.2381, lon=-71.9012),
+            position_at=NOW + timedelta(minutes=35),
+            available_from=NOW + timedelta(hours=6),
+            operator_id="duty-officer",
+            role="approver",
+            reason="broken axle on the coast road",
+        )
+    )
+
+
+def zone() -> Any:
+    from schemas.theater import Position
+    from schemas.zones import Circle, ZoneDeclared
+
+    return _signed(
+        ZoneDeclared(
+            message_id=content_id("msg", "zone", "Z-BRIDGE", NOW.isoformat()),
+            occurred_at=NOW + timedelta(minutes=45),
+            zone_id="Z-BRIDGE",
+            declared_at=NOW + timedelta(minutes=45),
+            circle=Circle(center=Position(lat=41.25, lon=-71.85), radius_m=2500),
+            valid_from=NOW + timedelta(hours=1),
+            valid_until=NOW + timedelta(hours=13),
+            operator_id="duty-officer",
+            role="approver",
+            reason="bridge closed by flooding",
+        )
+    )
+
+
+def disrupted() -> Any:
+    from schemas.disruptions import PlanDisrupted
+
+    plan_id = content_id("plan", [ORDER_ID], "demo")
+    return PlanDisrupted(
+        message_id=content_id("msg", "disrupted", plan_id, "HBR-TRK-1"),
+        occurred_at=NOW + timedelta(minutes=41),
+        plan_id=plan_id,
+        cause="vehicle_down",
+        vehicle_ids=("HBR-TRK-1",),
+        order_ids=(ORDER_ID,),
+        detail="HBR-TRK-1 is down (broken axle on the coast road)",
+        revision=content_id("plan", plan_id, "revision"),
+    )
+
+
 def operator() -> bytes:
     """The fixture operator's public trust-store entry, so tests can verify the signatures."""
     import json
@@ -263,6 +320,9 @@ WRITERS = {
     "plans.decided.v1": decided,
     "plans.released.v1": released,
     "audit.events.v1": audited,
+    "fleet.reported.v1": vehicle,
+    "zones.declared.v1": zone,
+    "plans.disrupted.v1": disrupted,
 }
 
 
