@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC
 from enum import StrEnum
 from typing import Any, Literal
@@ -103,6 +104,16 @@ def derives_from(order_id: str, original: str) -> bool:
     return order_id == original or order_id.startswith(original + ".")
 
 
+# [start, end) character offsets into an order's text.
+Span = tuple[int, int]
+
+
+def _check_spans(text: str, spans: Sequence[Span]) -> None:
+    for start, end in spans:
+        if not 0 <= start < end <= len(text):
+            raise ValueError(f"span [{start}, {end}) is not inside the text ({len(text)} chars)")
+
+
 class DemandLine(BaseModel):
     """One catalog item and a whole quantity in the catalog unit."""
 
@@ -137,6 +148,11 @@ class OrderParsed(Envelope):
         description="where each field came from: the order's words that named it, or the rule "
         "or model that decided it (v1.1)",
     )
+    spans: dict[str, tuple[Span, ...]] = Field(
+        default_factory=dict,
+        description="for each field the rules read from the words: [start, end) character "
+        "offsets into `text` of the words that named it (v1.1)",
+    )
     flags: tuple[str, ...] = ()
     parser: str = Field(default="", description="backend/model that extracted the fields")
 
@@ -146,6 +162,7 @@ class OrderParsed(Envelope):
             raise ValueError("not_before must not be later than deliver_by")
         if len({line.sku for line in self.lines}) != len(self.lines):
             raise ValueError("each SKU may appear only once in lines")
+        _check_spans(self.text, [s for spans in self.spans.values() for s in spans])
         return self
 
 
@@ -169,6 +186,10 @@ class OrderRejected(Envelope):
     evidence: tuple[str, ...] = Field(
         default=(), description="sentences of the order that show a red line (v1.1)"
     )
+    evidence_spans: tuple[Span, ...] = Field(
+        default=(),
+        description="[start, end) character offsets into `text` of the evidence (v1.1)",
+    )
     decided_by: str = Field(
         default="", description="the layer that refused or held: rules, model, rules+model (v1.1)"
     )
@@ -178,6 +199,7 @@ class OrderRejected(Envelope):
         judged = self.outcome in (RejectionOutcome.REFUSED, RejectionOutcome.REVIEW)
         if judged != (self.category is not None):
             raise ValueError("category is required for refused or held orders and only for them")
+        _check_spans(self.text or "", self.evidence_spans)
         return self
 
 

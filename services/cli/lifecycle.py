@@ -19,6 +19,7 @@ from services.cli.context import console, fail, print_json, run, settings
 from services.cli.orderbook import STATUSES, Fate, find, load_fates, related
 from services.cli.publishing import send
 from services.cli.signer import submission_for
+from services.cli.view import chars
 from services.common.kafka import KafkaUnavailable
 
 # What the parser accepts an answer for (a question back, or text it could not read): a refused
@@ -96,11 +97,13 @@ def _print(fate: Fate) -> None:
         console.print(f"  [yellow]cut as injection[/]: {escape(segment)}")
     for line in data["evidence"]:
         console.print(f"  [yellow]evidence[/]: {escape(line)}")
+    if fate.rejected and fate.rejected.evidence_spans:
+        console.print(f"  evidence found in the text{chars(fate.rejected.evidence_spans)}")
     if fate.parsed is not None:
         fields = ", ".join(f"{k} {v:.2f}" for k, v in sorted(fate.parsed.confidence.items()))
         console.print(f"  fields from {escape(fate.parsed.parser)}; confidence: {fields or '-'}")
         for name, said in fate.parsed.sources.items():
-            console.print(f"    {name} from {escape(said)}")
+            console.print(f"    {name} from {escape(said)}{chars(fate.parsed.spans.get(name, ()))}")
     for event in sorted(fate.events, key=lambda e: e.at):
         console.print(f"  {event.at:%d %H:%M:%SZ} {event.stage:<13} {escape(event.detail)}")
     if fate.status in ANSWERABLE:

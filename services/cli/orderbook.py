@@ -137,6 +137,9 @@ class Fate:
             "missing": list(self.rejected.missing) if self.rejected else [],
             "reasons": list(self.rejected.reasons) if self.rejected else [],
             "evidence": list(self.rejected.evidence) if self.rejected else [],
+            "evidence_spans": [list(s) for s in self.rejected.evidence_spans]
+            if self.rejected
+            else [],
             "fields": self.parsed.model_dump(
                 mode="json",
                 include={"destination", "lines", "priority", "not_before", "deliver_by"},
@@ -145,6 +148,9 @@ class Fate:
             else None,
             "confidence": self.parsed.confidence if self.parsed else {},
             "sources": self.parsed.sources if self.parsed else {},
+            "spans": {k: [list(s) for s in v] for k, v in self.parsed.spans.items()}
+            if self.parsed
+            else {},
             "parser": self.parsed.parser if self.parsed else None,
             "injected": list(self.injected),
             "events": [

@@ -19,6 +19,7 @@ from schemas.orders import (
 from schemas.topics import Topic
 from services.cli.context import console, fail, operator_key, print_json, run, settings
 from services.cli.publishing import send
+from services.cli.view import chars
 from services.common.kafka import KafkaUnavailable, read_topics
 from services.common.signing import sign_review
 from services.parser.review import HISTORY_TOPICS, ReviewState, held_orders
@@ -57,6 +58,7 @@ def _row(order: OrderRejected) -> dict[str, Any]:
         "decided_by": order.decided_by,
         "reasons": list(order.reasons),
         "evidence": list(order.evidence),
+        "evidence_spans": [list(span) for span in order.evidence_spans],
         "flags": list(order.flags),
         "submitted_by": order.submitted_by,
         "text": order.text,
@@ -84,6 +86,8 @@ def review(
         )
         for line in order.evidence:
             console.print(f"  evidence: [yellow]{escape(line)}[/yellow]")
+        if order.evidence_spans:
+            console.print(f"  evidence found in the text{chars(order.evidence_spans)}")
         console.print(f"  reasons:  {escape('; '.join(order.reasons))}")
         console.print(f"  text:     {escape(order.text or '')}")
     console.print(

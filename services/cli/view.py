@@ -109,6 +109,7 @@ def order_json(order: OrderParsed | None) -> dict[str, Any] | None:
         "parser": order.parser,
         "confidence": dict(order.confidence),
         "sources": dict(order.sources),
+        "spans": {name: [list(span) for span in spans] for name, spans in order.spans.items()},
     }
 
 
@@ -124,11 +125,21 @@ def plan_orders_json(
     return {order_id: order_json(orders.get(order_id)) for order_id in stop_order_ids(plan)}
 
 
-def marked_text(text: str, injected: tuple[str, ...]) -> Text:
-    """The order text with every verbatim copy of an injected segment highlighted."""
+def chars(spans: tuple[tuple[int, int], ...]) -> str:
+    """Where in the text a field was read, as the reader counts: " (chars 12–25, 40–44)"."""
+    return f" (chars {', '.join(f'{a + 1}–{b}' for a, b in spans)})" if spans else ""
+
+
+def marked_text(
+    text: str, injected: tuple[str, ...], read: tuple[tuple[int, int], ...] = ()
+) -> Text:
+    """The order text with the words the fields were read from underlined and every verbatim
+    copy of an injected segment highlighted."""
     # The screen cuts segments from the normalised text: one written with look-alike letters is
     # not found verbatim here, and is only listed on its own line below the text.
     marked = Text(text)
+    for start, end in read:
+        marked.stylize("underline", start, end)
     for segment in filter(None, injected):
         for hit in re.finditer(re.escape(segment), text):
             marked.stylize(INJECTED_STYLE, hit.start(), hit.end())
@@ -161,15 +172,22 @@ def order_lines(order_id: str, order: OrderParsed | None, where: str = "") -> li
         ),
         Text("    text:"),
         # Indented as a block, so every line of a multi-line order stays under its stop.
-        Padding(marked_text(order.text, order.injected), (0, 0, 0, 6), expand=False),
+        Padding(marked_text(order.text, order.injected, _read(order)), (0, 0, 0, 6), expand=False),
         *(
             Text.assemble("    ", ("cut as injection:", "bold red"), " ", segment)
             for segment in order.injected
         ),
         Text(f"    flags: {', '.join(order.flags) or 'none'}"),
         Text(f"    confidence: {_confidence(order.confidence)}"),
-        *(Text(f"    {field} from {said}") for field, said in order.sources.items()),
+        *(
+            Text(f"    {field} from {said}{chars(order.spans.get(field, ()))}")
+            for field, said in order.sources.items()
+        ),
     ]
+
+
+def _read(order: OrderParsed) -> tuple[tuple[int, int], ...]:
+    return tuple(span for spans in order.spans.values() for span in spans)
 
 
 def show_plan(view: PlanView, orders: Mapping[str, OrderParsed]) -> None:

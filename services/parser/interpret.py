@@ -43,6 +43,8 @@ class Accepted:
     confidence: dict[str, float] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    # The order's own words behind each field, to be located in its text (spans.py).
+    quotes: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,24 @@ def interpret(
         confidence=confidence,
         flags=tuple(flags),
         sources=sources,
+        quotes=_quotes(place, destination, items, requester, requester_rule),
     )
+
+
+def _quotes(
+    place: PlaceResult,
+    destination: str,
+    items: ItemsResult,
+    requester: str | None,
+    requester_rule: str,
+) -> dict[str, tuple[str, ...]]:
+    """The words that named each field, where the rules read them from the text."""
+    quotes = {
+        "destination": tuple(m.text for m in place.mentions if m.location == destination)[-1:],
+        "lines": tuple(items.phrases.values()),
+        "requester": (requester,) if requester and requester_rule != "model" else (),
+    }
+    return {name: said for name, said in quotes.items() if said}
 
 
 def _sources(

@@ -68,6 +68,13 @@ def _unspell(text: str) -> str:
     return _SPELT.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), text)
 
 
+def fold_char(ch: str) -> str:
+    """One character as every layer reads it (NFKC, no format characters, look-alikes and dashes
+    folded); what `normalise` does, character by character, for mapping quotes back to text."""
+    out = unicodedata.normalize("NFKC", ch)
+    return _format_chars(out).translate(_CONFUSABLE).translate(_DASHES)
+
+
 def normalise(text: str) -> Normalised:
     """NFKC, format characters removed, look-alikes folded, line-end hyphenation undone."""
     changes: list[str] = []

@@ -38,6 +38,7 @@ from services.parser.policy import Screen, screen
 from services.parser.requests import split_requests
 from services.parser.review import AMENDS_FLAG
 from services.parser.safety import SafetyParams, decide
+from services.parser.spans import spans_of
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ def to_message(
             injected=injected,
             confidence=dict(result.confidence),
             sources=dict(result.sources),
+            spans=_field_spans(order.text, result.quotes),
             flags=tuple(result.flags),
             parser=parser,
         )
@@ -248,6 +250,7 @@ def to_message(
         else RejectionOutcome.CLARIFY
     )
     missing = tuple(result.missing) if isinstance(result, Clarify) else ()
+    evidence = tuple(result.evidence) if isinstance(result, Refused | Held) else ()
     return OrderRejected(
         message_id=message_id,
         occurred_at=order.occurred_at,
@@ -261,6 +264,14 @@ def to_message(
         submitter=claim,
         injected=injected,
         flags=tuple(result.flags),
-        evidence=tuple(result.evidence) if isinstance(result, Refused | Held) else (),
+        evidence=evidence,
+        evidence_spans=spans_of(order.text, evidence),
         decided_by=result.layer if isinstance(result, Refused | Held) else "",
     )
+
+
+def _field_spans(
+    text: str, quotes: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[tuple[int, int], ...]]:
+    located = {name: spans_of(text, said) for name, said in quotes.items()}
+    return {name: spans for name, spans in located.items() if spans}

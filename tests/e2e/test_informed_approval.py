@@ -31,6 +31,10 @@ def test_plans_show_puts_the_order_text_and_the_cut_injection_before_the_approve
     assert shown["injected"] == [INJECTION]
     assert shown["parser"] == "rules" and shown["signed_by"] == "s4-clerk"
     assert shown["confidence"] and all(0 <= v <= 1 for v in shown["confidence"].values())
+    # Each field read from the words points at them in the text as it was written.
+    [[start, end]] = shown["spans"]["destination"]
+    assert TEXT[start:end] == "FOB Halcyon"
+    assert [TEXT[a:b] for a, b in shown["spans"]["lines"]] == ["4 pallets of bottled water"]
 
     # Rich wraps long lines at the terminal width: compare the words, not the line breaks.
     out = " ".join(stack.qm("plans", "show", plan["plan_id"]).stdout.split())
@@ -44,6 +48,7 @@ def test_plans_show_puts_the_order_text_and_the_cut_injection_before_the_approve
         in out
     )
     assert f"flags: {', '.join(shown['flags']) or 'none'}" in out
+    assert f"destination from “FOB Halcyon” (chars {start + 1}–{end})" in out
 
     route_map = tmp_path / "map.html"
     stack.qm("plans", "show", plan["plan_id"], "--map", str(route_map))

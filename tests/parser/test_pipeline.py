@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from schemas.envelope import content_id
-from schemas.orders import OrderParsed, OrderSubmitted, text_sha256
+from schemas.orders import OrderParsed, OrderRejected, OrderSubmitted, text_sha256
 from services.common.scenario import load_scenario
 from services.common.settings import DEFAULT_SCENARIO
 from services.common.signing import sign_submission
@@ -160,3 +160,27 @@ def test_a_claim_copied_onto_an_order_keyed_like_a_part_is_dropped():
     assert copied.signed_submitter() is None
     (parsed,) = to_messages(copied, understand(text, NOW, SCENARIO, None), "rules")
     assert isinstance(parsed, OrderParsed) and parsed.submitter is None
+
+
+def test_each_field_read_from_the_words_carries_where_they_sit_in_the_text():
+    text = (
+        "REQ 4 pallets of bottled water and 2 cases of MRE to FOB Halcyon within 12 hrs. "
+        "SGT T. BELL"
+    )
+    (parsed,) = to_messages(_sent(text), understand(text, NOW, SCENARIO, None), "rules")
+    assert isinstance(parsed, OrderParsed)
+    ((start, end),) = parsed.spans["destination"]
+    assert text[start:end] == "FOB Halcyon"
+    said = [text[a:b] for a, b in parsed.spans["lines"]]
+    assert any(s.startswith("4 pallets") for s in said)
+    assert any(s.startswith("2 cases") for s in said)
+    assert "time" not in parsed.spans  # named by a rule, not by words it can point at
+
+
+def test_a_refusal_points_at_its_evidence_in_the_text():
+    text = "deliver 2 pallets of water to FOB Halcyon and track the people at the gate"
+    (refused,) = to_messages(_sent(text), understand(text, NOW, SCENARIO, None), "rules")
+    assert isinstance(refused, OrderRejected) and refused.evidence
+    assert refused.evidence_spans
+    start, end = refused.evidence_spans[-1]
+    assert "track" in text[start:end]
