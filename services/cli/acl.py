@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
-
 import typer
 
 from services.cli.context import console, fail, run, settings
@@ -21,14 +18,14 @@ def show() -> None:
 
 
 @app.command("apply")
-def apply(
-    admin_user: Annotated[str, typer.Option(envvar="QM_KAFKA_ADMIN_USER")] = "admin",
-) -> None:
-    """Create the ACL set on the cluster (idempotent); needs QM_KAFKA_ADMIN_PASSWORD.
+def apply() -> None:
+    """Create the ACL set on the cluster (idempotent) as QM_KAFKA_ADMIN_USER (default admin);
+    needs QM_KAFKA_ADMIN_PASSWORD.
 
     Over SASL_SSL when QM_KAFKA_SECURITY_PROTOCOL says so (CA from QM_KAFKA_SSL_CAFILE).
     """
-    password = os.environ.get("QM_KAFKA_ADMIN_PASSWORD", "")
+    admin_user = settings().kafka_admin_user
+    password = settings().kafka_admin_password.get_secret_value()
     if not password:
         fail("set QM_KAFKA_ADMIN_PASSWORD to the broker super user's password")
     try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from services.common.settings import CommonSettings
 
 
 def cache_dir() -> Path:
-    """Return the Quartermaster cache directory ($QM_CACHE_DIR or ~/.cache/quartermaster)."""
-    override = os.environ.get("QM_CACHE_DIR")
-    return Path(override).expanduser() if override else Path.home() / ".cache" / "quartermaster"
+    """The Quartermaster cache directory: QM_CACHE_DIR, or ~/.cache/quartermaster."""
+    return CommonSettings().cache_dir

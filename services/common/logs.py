@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 
 
-def configure_logging(service: str) -> None:
-    """Log lines with time, service and level; level from QM_LOG_LEVEL."""
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Log lines with time, service and level (the settings' QM_LOG_LEVEL)."""
     logging.basicConfig(
-        level=os.environ.get("QM_LOG_LEVEL", "INFO").upper(),
+        level=level,
         format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

@@ -124,6 +124,27 @@ class CommonSettings(BaseSettings):
         description="larger payloads are dead-lettered unread",
     )
 
+    kafka_admin_user: str = Field(
+        default="admin",
+        validation_alias=AliasChoices("QM_KAFKA_ADMIN_USER", "kafka_admin_user"),
+        description="the broker super user `qm acls apply` connects as",
+    )
+    kafka_admin_password: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("QM_KAFKA_ADMIN_PASSWORD", "kafka_admin_password"),
+        description="that super user's password; read by `qm acls apply` only",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        validation_alias=AliasChoices("QM_LOG_LEVEL", "log_level"),
+        description="service log level",
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "quartermaster",
+        validation_alias=AliasChoices("QM_CACHE_DIR", "cache_dir"),
+        description="downloads and builds kept between runs (models, Kafka jars, the C search)",
+    )
+
     trust_anchor: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("QM_ADMIN_PUBLIC_KEY", "trust_anchor"),
@@ -144,6 +165,16 @@ class CommonSettings(BaseSettings):
                 f"use one of {', '.join(PROTOCOLS)}"
             )
         return protocol
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _home_expanded(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @model_validator(mode="after")
     def _effective_protocol(self) -> Self:

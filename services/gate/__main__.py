@@ -14,8 +14,9 @@ from services.gate.settings import GateSettings
 
 def main() -> None:
     """Start the gate and run until interrupted."""
-    configure_logging("gate")
-    app, _ = build_app(load_settings(GateSettings), REGISTRY)
+    settings = load_settings(GateSettings)
+    configure_logging("gate", settings.log_level)
+    app, _ = build_app(settings, REGISTRY)
     asyncio.run(app.run())
 
 

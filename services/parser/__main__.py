@@ -16,8 +16,8 @@ from services.parser.settings import ParserSettings
 
 def main() -> None:
     """Load the model, then consume orders until interrupted."""
-    configure_logging("parser")
     settings = load_settings(ParserSettings)
+    configure_logging("parser", settings.log_level)
     backend = build_backend(settings)
     judge = build_judge(settings, backend)
     logging.getLogger("qm.parser").info(

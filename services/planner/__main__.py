@@ -14,8 +14,9 @@ from services.planner.settings import PlannerSettings
 
 def main() -> None:
     """Consume parsed orders and propose plans until interrupted."""
-    configure_logging("planner")
-    app, _ = build_app(load_settings(PlannerSettings), REGISTRY)
+    settings = load_settings(PlannerSettings)
+    configure_logging("planner", settings.log_level)
+    app, _ = build_app(settings, REGISTRY)
     asyncio.run(app.run())
 
 

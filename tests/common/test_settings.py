@@ -193,3 +193,30 @@ def test_an_unknown_protocol_names_the_variable_and_the_choices() -> None:
         kafka_security({"QM_KAFKA_SECURITY_PROTOCOL": "SSL"})
     assert "QM_KAFKA_SECURITY_PROTOCOL='SSL' is not supported" in str(err.value)
     assert "PLAINTEXT, SASL_PLAINTEXT, SASL_SSL" in str(err.value)
+
+
+def test_log_level_cache_and_admin_credentials_come_through_the_settings(tmp_path: Path) -> None:
+    given = CommonSettings.from_env(
+        {
+            "QM_LOG_LEVEL": " debug ",
+            "QM_CACHE_DIR": "~/qm-cache",
+            "QM_KAFKA_ADMIN_USER": "root-of-kafka",
+            "QM_KAFKA_ADMIN_PASSWORD": "s3cret",
+        }
+    )
+    assert given.log_level == "DEBUG"
+    assert given.cache_dir == Path.home() / "qm-cache"
+    assert given.kafka_admin_user == "root-of-kafka"
+    assert given.kafka_admin_password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(given)
+    with pytest.raises(ValidationError, match="QM_LOG_LEVEL"):
+        CommonSettings.from_env({"QM_LOG_LEVEL": "chatty"})
+
+
+def test_the_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    from services.common.cache import cache_dir
+
+    monkeypatch.setenv("QM_CACHE_DIR", str(tmp_path))
+    assert cache_dir() == tmp_path
+    monkeypatch.delenv("QM_CACHE_DIR")
+    assert cache_dir() == Path.home() / ".cache" / "quartermaster"
