@@ -31,8 +31,26 @@ class Stop(_Frozen):
     late_min: int = Field(default=0, ge=0)
 
 
+class Reload(_Frozen):
+    """A return to a depot within the route to load the next trip (multi-trip)."""
+
+    depot: str
+    after_stops: int = Field(ge=1, description="stops of the route delivered before it")
+    arrival: AwareDatetime
+    departure: AwareDatetime
+    load_kg: float = Field(ge=0, description="weight loaded here for the stops up to the next")
+    load_m3: float = Field(ge=0)
+
+
+class Break(_Frozen):
+    """A rest the crew takes, off the road and between stops."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
 class Route(_Frozen):
-    """One vehicle's tour from its depot and back."""
+    """One vehicle's tour from its depot and back, reloading on the way where it says so."""
 
     vehicle_id: str
     depot: str
@@ -40,8 +58,12 @@ class Route(_Frozen):
     end: AwareDatetime
     stops: tuple[Stop, ...]
     distance_km: float = Field(ge=0)
-    load_kg: float = Field(ge=0)
+    load_kg: float = Field(ge=0, description="everything the route delivers, over all its trips")
     load_m3: float = Field(ge=0)
+    reloads: tuple[Reload, ...] = Field(
+        default=(), description="returns to a depot to reload, in the order driven"
+    )
+    breaks: tuple[Break, ...] = Field(default=(), description="the crew's breaks")
 
 
 class Unserved(_Frozen):
@@ -95,20 +117,31 @@ class PlanProposed(Envelope):
         description="plan id this plan replaces: decisions on that plan are refused from now on;"
         " if it was released, its stops are locked to their vehicles here",
     )
+    zones: str | None = Field(
+        default=None,
+        description="the closed areas the plan was checked against (count and hash, v1.1); no "
+        "leg crosses one while it is closed",
+    )
 
     def content(self) -> dict[str, Any]:
         """The part of the plan the hash covers: everything but the envelope and the hash.
 
-        `supersedes` and `submitters` join the content only when set, so plans from before
-        those fields keep their hashes.
+        `supersedes`, `submitters` and a route's `reloads` and `breaks` join the content only
+        when set, so plans from before those fields keep their hashes.
         """
         content = self.model_dump(
             mode="json", exclude={"message_id", "occurred_at", "schema_version", "plan_hash"}
         )
         if content["supersedes"] is None:
             del content["supersedes"]
+        if content["zones"] is None:  # set by the planner only; older plans keep their hashes
+            del content["zones"]
         if not content["submitters"]:
             del content["submitters"]
+        for route in content["routes"]:
+            for key in ("reloads", "breaks"):
+                if not route[key]:
+                    del route[key]
         return content
 
     def computed_hash(self) -> str:

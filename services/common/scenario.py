@@ -42,6 +42,10 @@ class Location(_Model):
     lon: float = Field(ge=-180, le=180)
     mgrs: str | None = None
     service_min: int = Field(default=20, ge=0, le=600, description="unloading time at this stop")
+    holds: tuple[str, ...] | None = Field(
+        default=None,
+        description="SKUs a depot holds, where vehicles load and reload; None: the whole catalog",
+    )
 
 
 class CatalogItem(_Model):
@@ -91,6 +95,54 @@ class Shift(_Model):
         return int(hours) * 60 + int(minutes)
 
 
+def clock_min(value: str) -> int:
+    """Minutes after midnight of a HH:MM clock time."""
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class Break(_Model):
+    """A rest the crew takes each shift: length_min, all of it within a daily UTC window."""
+
+    length_min: int = Field(gt=0, le=600)
+    earliest: str = Field(description="HH:MM UTC the break may start")
+    latest: str = Field(description="HH:MM UTC the break must be over")
+
+    @field_validator("earliest", "latest")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError(f"{value!r} is not a HH:MM clock time")
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> Break:
+        if clock_min(self.latest) - clock_min(self.earliest) < self.length_min:
+            raise ValueError(
+                f"a {self.length_min} min break does not fit between {self.earliest} and "
+                f"{self.latest}; widen the window or shorten the break"
+            )
+        return self
+
+
+class VehicleType(_Model):
+    """Rules for every vehicle of one type; each left out means no such rule."""
+
+    reload_min: int | None = Field(
+        default=None,
+        ge=0,
+        le=600,
+        description="may return within its shift to a depot that holds the goods and reload, "
+        "which takes this long; None: one trip per shift",
+    )
+    break_: Break | None = Field(default=None, alias="break")
+    max_drive_min: int | None = Field(
+        default=None, gt=0, le=1440, description="most minutes of driving in one shift"
+    )
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
 class Vehicle(_Model):
     """A vehicle that starts and ends its route at a depot."""
 
@@ -127,6 +179,11 @@ class Scenario(_Model):
     locations: tuple[Location, ...] = Field(min_length=1)
     catalog: tuple[CatalogItem, ...] = Field(min_length=1)
     fleet: tuple[Vehicle, ...] = Field(min_length=1)
+    vehicle_types: dict[str, VehicleType] = Field(
+        default_factory=dict,
+        description="reloads, breaks and driving limits per vehicle type; a type not listed has "
+        "none of them",
+    )
     operators: tuple[Operator, ...] = ()
 
     @model_validator(mode="after")
@@ -143,7 +200,32 @@ class Scenario(_Model):
                 raise ValueError(
                     f"vehicle {vehicle.id} starts at {vehicle.depot!r}, which is not a depot"
                 )
+        self._check_settings(depots)
         return self
+
+    def _check_settings(self, depots: set[str]) -> None:
+        """Vehicle types name a type of the fleet; stock lists sit on depots and name SKUs."""
+        types = {vehicle.type for vehicle in self.fleet}
+        for name in self.vehicle_types:
+            if name not in types:
+                raise ValueError(f"vehicle_types names {name!r}, the type of no vehicle in fleet")
+        skus = {item.sku for item in self.catalog}
+        for loc in self.locations:
+            if loc.holds is None:
+                continue
+            if loc.id not in depots:
+                raise ValueError(f"{loc.id} lists what it holds, but only a depot holds goods")
+            if unknown := sorted(set(loc.holds) - skus):
+                raise ValueError(f"{loc.id} holds unknown SKU(s) {', '.join(unknown)}")
+
+    def rules(self, vehicle: Vehicle) -> VehicleType:
+        """The reload, break and driving rules of a vehicle's type (none when not listed)."""
+        return self.vehicle_types.get(vehicle.type, _NO_RULES)
+
+    def depot_holds(self, depot: str, skus: Iterable[str]) -> bool:
+        """Whether a depot holds every one of these SKUs."""
+        held = self.location_by_id[depot].holds
+        return held is None or set(skus) <= set(held)
 
     @cached_property
     def location_by_id(self) -> dict[str, Location]:
@@ -174,6 +256,9 @@ class Scenario(_Model):
                 found.add(f"class_{item.class_.lower()}")
         order = [*TWO_PERSON_HANDLING, "class_v", "unknown_sku"]
         return tuple(sorted(found, key=lambda r: order.index(r) if r in order else len(order)))
+
+
+_NO_RULES = VehicleType()
 
 
 def _unique(what: str, values: list[str]) -> None:

@@ -7,6 +7,7 @@ import logging
 from faststream import FastStream
 from prometheus_client import CollectorRegistry
 
+from schemas.envelope import utcnow
 from schemas.topics import Topic
 from services.common.broker import make_broker
 from services.common.kafka import read_topics
@@ -14,7 +15,7 @@ from services.common.lag import lag_loop
 from services.common.lifecycle import wire_live
 from services.common.scenario import load_scenario
 from services.planner.handlers import Planner, build_router
-from services.planner.history import fold, topics
+from services.planner.history import fold, fold_theater, theater_topics, topics
 from services.planner.settings import PlannerSettings
 
 log = logging.getLogger("qm.planner")
@@ -42,6 +43,7 @@ def build_app(
 
         @app.on_startup  # after wire_live's hook: the topics exist by now
         async def load_history() -> None:
+            await preload_theater(planner)
             if settings.dedupe:
                 await preload(planner)
             else:
@@ -66,3 +68,20 @@ async def preload(planner: Planner) -> None:
         planner.lineage.restore(history.proposals, history.released, history.orders)
         if planner.lineage.head is not None:
             log.info("re-planning resumes from %s", planner.lineage.head)
+
+
+async def preload_theater(planner: Planner) -> None:
+    """The fleet state and closed areas before the first plan: a plan made in the first
+    seconds after a start already leaves out a vehicle that is down."""
+    settings = planner.settings
+    records = await read_topics(settings.kafka_bootstrap, theater_topics())
+    now = utcnow()
+    planner.fleet, planner.zones = fold_theater(
+        records, settings.max_message_bytes, lambda r: planner.refusal(r, now) is None
+    )
+    log.info(
+        "planner preloaded %d vehicle report(s), %d closed area(s) (%s)",
+        len(planner.fleet.reports),
+        len(planner.zones.zones),
+        planner.zones.version,
+    )

@@ -12,8 +12,9 @@ def savings_routes(problem: Problem, neighbours: int = 40) -> list[list[int]] | 
     duty = problem.duties[0] if problem.duties else None
     if duty is None or any(duty_shape(d) != duty_shape(duty) for d in problem.duties):
         return None  # built for one depot and a uniform fleet, like benchmark instances
-    if problem.pairs or problem.locked:
-        return None  # merging routes knows nothing of pickup-delivery pairs or locks
+    if problem.pairs or problem.locked or problem.has_rules():
+        # Merging routes knows nothing of pickup-delivery pairs, locks, reloads or breaks.
+        return None
     # A job only some duties may serve is left to the search, which knows who may.
     jobs = {job.node: job for job in problem.jobs if len(job.allowed) == len(problem.duties)}
     route_of = {node: [node] for node in jobs}

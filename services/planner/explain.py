@@ -58,6 +58,10 @@ def screen(
     fits = [i for i in skilled if _sizes_fit(d, duties[i])]
     if not fits:
         return (), _size_reason(d, node, service, [duties[i] for i in skilled], dist)
+    drivable = [i for i in fits if _round_trip_min(duties[i], node, dist) <= _drive_cap(duties[i])]
+    if not drivable:
+        return (), _drive_reason(node, [duties[i] for i in fits], dist)
+    fits = drivable
     capable = [duties[i] for i in fits]
     if d.window[0] > d.window[1]:
         closed = "delivery window is already closed or opens after the planning horizon"
@@ -67,6 +71,23 @@ def screen(
         late = "delivery window unreachable from every capable depot within shifts"
         return (), late + _window_relaxation(d, node, service, capable, dist, epoch)
     return tuple(reach), None
+
+
+def _round_trip_min(duty: Duty, node: int, dist: Sequence[Sequence[int]]) -> int:
+    return duty.drive_min(dist[duty.node][node]) + duty.drive_min(dist[node][duty.node])
+
+
+def _drive_cap(duty: Duty) -> float:
+    return math.inf if duty.max_drive_min is None else duty.max_drive_min
+
+
+def _drive_reason(node: int, duties: Sequence[Duty], dist: Sequence[Sequence[int]]) -> str:
+    best = min(duties, key=lambda duty: _round_trip_min(duty, node, dist) - _drive_cap(duty))
+    return (
+        f"farther than any capable vehicle may drive in a shift: the round trip takes "
+        f"{vehicle_label(best)} {_round_trip_min(best, node, dist)} min of driving, "
+        f"{best.max_drive_min} min allowed; a longer driving limit for its type would serve it"
+    )
 
 
 def vehicle_label(duty: Duty) -> str:

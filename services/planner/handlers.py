@@ -4,29 +4,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from schemas.audit import AuditRecorded
-from schemas.envelope import utcnow
+from schemas.disruptions import DisruptionCause, PlanDisrupted
+from schemas.envelope import content_id, utcnow
+from schemas.fleet import VehicleReported
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
+from schemas.theater import Reported
 from schemas.topics import Topic
-from services.common.broker import dead_letter_value, decode_or_dead_letter, publish, subscribe
+from schemas.zones import ZoneDeclared
+from services.common.broker import (
+    dead_letter,
+    dead_letter_value,
+    decode_or_dead_letter,
+    publish,
+    subscribe,
+)
 from services.common.codec import encode
 from services.common.scenario import LoadedScenario
+from services.common.signing import UntrustedStoreError, check_signer, load_verified_store
 from services.planner import metrics
 from services.planner.batching import Batcher
+from services.planner.fleet import FleetState
 from services.planner.locks import Lock, LocksInfeasible
 from services.planner.pipeline import PlanInvalid, plan_batch
-from services.planner.replan import Basis, Lineage, Proposed, combine, superseding
+from services.planner.replan import (
+    Basis,
+    Disruption,
+    Lineage,
+    Proposed,
+    combine,
+    superseding,
+)
 from services.planner.settings import PlannerSettings
 from services.planner.solver import Progress
+from services.planner.zones import ZoneBook, cut_vehicles
 
 log = logging.getLogger("qm.planner")
 SERVICE = "planner"
+# Who may tell the planner that a vehicle is down or an area closed.
+REPORTING_ROLES = ("approver", "admin")
+R = TypeVar("R", bound=Reported)
 
 
 class Planner:
@@ -42,6 +67,8 @@ class Planner:
         self._lock = asyncio.Lock()
         self._last: KafkaMessage | None = None
         self.lineage = Lineage(max_orders=settings.replan_max_orders)
+        self.fleet = FleetState()
+        self.zones = ZoneBook()
 
     async def on_order_parsed(self, msg: KafkaMessage) -> None:
         """Add an order to the open batch; flush when the batch is full."""
@@ -86,6 +113,134 @@ class Planner:
                     basis.supersedes,
                 )
                 await self._plan([], basis)
+
+    async def on_vehicle_reported(self, msg: KafkaMessage) -> None:
+        """A vehicle's new state: plan with it from now on; a vehicle going out revises the
+        open plan that uses it, and a released plan's stops on it raise an alert."""
+        found = await self._read(Topic.FLEET_REPORTED, VehicleReported, msg)
+        if found is None:
+            return
+        key, report = found
+        async with self._lock:
+            change = self.fleet.apply(report.vehicle_id if report else key, report)
+            metrics.VEHICLES_OUT.set(len(self.fleet.excluded_now()))
+            if change is None or not change.went_out or change.after is None:
+                return
+            after = change.after
+            log.warning(
+                "%s reported %s by %s: %s",
+                after.vehicle_id,
+                after.status.value,
+                after.operator_id,
+                after.reason or "no reason given",
+            )
+            disruption = self.lineage.disrupt({after.vehicle_id}, utcnow())
+            if disruption is not None:
+                detail = (
+                    f"{after.vehicle_id} is {after.status.value} ({after.reason or 'no reason'})"
+                )
+                await self._disrupted(disruption, "vehicle_down", detail, after.message_id)
+
+    async def on_zone_declared(self, msg: KafkaMessage) -> None:
+        """A closed area: plan around it from now on; a zone that cuts what is left of a live
+        route revises it (and raises an alert when that route was released)."""
+        found = await self._read(Topic.ZONES_DECLARED, ZoneDeclared, msg)
+        if found is None:
+            return
+        key, declared = found
+        async with self._lock:
+            zone = self.zones.apply(declared.zone_id if declared else key, declared)
+            metrics.ZONES.set(len(self.zones.zones))
+            if zone is None:
+                return
+            now = utcnow()
+            log.warning(
+                "closed area %s declared by %s: %s", zone.zone_id, zone.operator_id, zone.reason
+            )
+            cut: set[str] = set()
+            for plan in self.lineage.live(now):
+                cut |= set(cut_vehicles(plan, self.loaded.scenario, zone, now))
+            if not cut:
+                return
+            disruption = self.lineage.disrupt(cut, now)
+            if disruption is not None:
+                detail = (
+                    f"closed area {zone.zone_id} ({zone.reason or 'no reason'}) cuts the "
+                    f"route of {', '.join(sorted(cut))}"
+                )
+                await self._disrupted(
+                    disruption, "zone_closed", detail, zone.message_id, zone.zone_id
+                )
+
+    async def _read(
+        self, topic: Topic, model: type[R], msg: KafkaMessage
+    ) -> tuple[str, R | None] | None:
+        """(key, report) of a trusted report, (key, None) for a tombstone; None when the
+        record was dead-lettered (it does not decode, or no trusted key signed it)."""
+        key = (getattr(msg.raw_message, "key", None) or b"").decode(errors="replace")
+        if not msg.body:
+            metrics.REPORTS.labels(topic=topic.value, outcome="tombstone").inc()
+            return key, None
+        report = await decode_or_dead_letter(self.broker, topic, model, msg, self.settings, SERVICE)
+        if report is None:
+            metrics.REPORTS.labels(topic=topic.value, outcome="invalid").inc()
+            return None
+        refused = self.refusal(report, utcnow())
+        if refused is not None:
+            metrics.REPORTS.labels(topic=topic.value, outcome=refused[0]).inc()
+            await dead_letter(self.broker, topic, msg, refused[0], refused[1], SERVICE)
+            return None
+        metrics.REPORTS.labels(topic=topic.value, outcome="applied").inc()
+        return key, report
+
+    def refusal(self, report: Reported, now: datetime) -> tuple[str, str] | None:
+        """(reason, detail) unless a trusted key of an approver or admin signed the report."""
+        try:
+            trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
+        except UntrustedStoreError as err:
+            return "untrusted_store", str(err)
+        found = check_signer(report, trust, now, "report")
+        if found is None and report.role not in REPORTING_ROLES:
+            found = "role_not_permitted", f"{report.role} may not report vehicles or areas"
+        return found
+
+    async def _disrupted(
+        self,
+        disruption: Disruption,
+        cause: DisruptionCause,
+        detail: str,
+        because: str,
+        zone_id: str | None = None,
+    ) -> None:
+        """Propose the revision; when released stops move, alert (log, metric, event)."""
+        before = self.lineage.head
+        log.info("revising %s: %s", disruption.basis.supersedes, detail)
+        await self._plan([], disruption.basis)
+        revision = self.lineage.head if self.lineage.head != before else None
+        if disruption.released is None:
+            return
+        metrics.DISRUPTIONS.labels(cause=cause).inc()
+        log.error(
+            "ALERT released plan %s disrupted: %s; stops %s move%s",
+            disruption.released,
+            detail,
+            ", ".join(disruption.moved),
+            f" in revision {revision}, waiting for approval"
+            if revision
+            else " but no revision could be made: re-plan by hand",
+        )
+        event = PlanDisrupted(
+            message_id=content_id("msg", "disrupted", disruption.released, cause, because),
+            occurred_at=utcnow(),
+            plan_id=disruption.released,
+            cause=cause,
+            vehicle_ids=disruption.vehicles,
+            order_ids=disruption.moved,
+            zone_id=zone_id,
+            detail=detail,
+            revision=revision,
+        )
+        await publish(self.broker, Topic.PLANS_DISRUPTED, event, event.plan_id)
 
     async def _plan(self, orders: list[OrderParsed], basis: Basis | None = None) -> None:
         metrics.PENDING.set(len(self.batcher))
@@ -169,18 +324,25 @@ class Planner:
     async def _solve_orders(
         self, orders: list[OrderParsed], locks: tuple[Lock, ...]
     ) -> PlanProposed:
+        now = utcnow()
+        until = now + timedelta(hours=self.settings.plan_params().horizon_hours)
+        out = self.fleet.excluded(self.loaded.scenario, now, until)
+        # A vehicle that is out keeps no released stop: they move with the revision.
+        locks = tuple(lk for lk in locks if lk.vehicle_id not in out)
         metrics.SOLVING.set(1)
         try:
             return await asyncio.to_thread(
                 plan_batch,
                 orders,
                 self.loaded,
-                utcnow(),
+                now,
                 self.settings.plan_params(),
                 self.settings.solve_params(),
                 _report_progress,
                 locks=locks,
                 on_fallback=count_matrix_fallback,
+                fleet=self.fleet,
+                zones=self.zones,
             )
         finally:
             metrics.SOLVING.set(0)
@@ -212,4 +374,7 @@ def build_router(planner: Planner) -> KafkaRouter:
         # No group, from the start: every planner instance follows the gate's outcomes for
         # its own plans, including those decided while it was down.
         subscribe(router, Topic.AUDIT_EVENTS, planner.on_audit, group_id=None)
+    # The state topics, whole at every start: every instance plans with the same theater.
+    subscribe(router, Topic.FLEET_REPORTED, planner.on_vehicle_reported, group_id=None)
+    subscribe(router, Topic.ZONES_DECLARED, planner.on_zone_declared, group_id=None)
     return router

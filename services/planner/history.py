@@ -4,14 +4,21 @@ are tested without a broker."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeVar
 
+from schemas.fleet import VehicleReported
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed, PlanReleased
+from schemas.theater import Reported
 from schemas.topics import Topic
+from schemas.zones import ZoneDeclared
 from services.common.codec import DecodeError, decode
+from services.planner.fleet import FleetState
+from services.planner.zones import ZoneBook
+
+R = TypeVar("R", bound=Reported)
 
 
 def topics(replan: bool) -> list[str]:
@@ -65,3 +72,41 @@ def _parsed_orders(
             if order.order_id in wanted:
                 orders[order.order_id] = order
     return orders
+
+
+def theater_topics() -> list[str]:
+    """The state topics read whole at every start: fleet reports and closed areas."""
+    return [Topic.FLEET_REPORTED.value, Topic.ZONES_DECLARED.value]
+
+
+def fold_theater(
+    records: Iterable[Any], max_bytes: int, trusted: Callable[[Reported], bool]
+) -> tuple[FleetState, ZoneBook]:
+    """The latest trusted report per vehicle and per zone; a null value (tombstone) removes
+    its key. What does not decode or is not signed by a trusted key is left to the consumers
+    to dead-letter."""
+    fleet, zones = FleetState(), ZoneBook()
+    for record in records:
+        key = (record.key or b"").decode(errors="replace")
+        if record.topic == Topic.FLEET_REPORTED.value:
+            report = _report(VehicleReported, record.value, max_bytes, trusted)
+            if report is not False:
+                fleet.apply(report.vehicle_id if report else key, report)
+        elif record.topic == Topic.ZONES_DECLARED.value:
+            zone = _report(ZoneDeclared, record.value, max_bytes, trusted)
+            if zone is not False:
+                zones.apply(zone.zone_id if zone else key, zone)
+    return fleet, zones
+
+
+def _report(
+    model: type[R], value: bytes | None, max_bytes: int, trusted: Callable[[Reported], bool]
+) -> R | Literal[False] | None:
+    """The decoded, trusted report; None for a tombstone; False for one to ignore."""
+    if not value:
+        return None
+    try:
+        report = decode(model, value, max_bytes)
+    except DecodeError:
+        return False
+    return report if trusted(report) else False

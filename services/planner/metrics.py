@@ -31,3 +31,15 @@ MATRIX_FALLBACKS = Counter(
     "Road matrices estimated by great circle: the service failed, or some pairs were unroutable.",
     ["provider", "reason"],
 )
+DISRUPTIONS = Counter(
+    "qm_planner_disruptions",
+    "Released plans disrupted: a vehicle went down, or a closed area cut a route.",
+    ["cause"],
+)
+REPORTS = Counter(
+    "qm_planner_theater_reports",
+    "Fleet and zone reports read: applied, or refused (unsigned, untrusted, …).",
+    ["topic", "outcome"],
+)
+VEHICLES_OUT = Gauge("qm_planner_vehicles_out", "Vehicles reported down or in maintenance.")
+ZONES = Gauge("qm_planner_closed_areas", "Closed areas held (declared and not lifted).")

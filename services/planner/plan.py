@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 from schemas.envelope import content_id
 from schemas.orders import OrderParsed, Priority
-from schemas.plans import PlanProposed, Route, SignedOrder, SolverStats, Stop, Unserved
+from schemas.plans import (
+    Break,
+    PlanProposed,
+    Reload,
+    Route,
+    SignedOrder,
+    SolverStats,
+    Stop,
+    Unserved,
+)
 from services.common.scenario import Scenario
 from services.planner.explain import vehicle_label
 from services.planner.problem import PlanParams, Problem, unique_orders
@@ -106,6 +115,8 @@ def _route(
             )
         )
         nodes.append(job.node)
+    for reload in reversed(tour.reloads):  # from the last, so earlier positions hold
+        nodes.insert(reload.after + 1, reload.node)
     nodes.append(duty.node)
     metres = sum(problem.distance_m[a][b] for a, b in pairwise(nodes))
     return Route(
@@ -117,7 +128,36 @@ def _route(
         distance_km=round(metres / 1000, 3),
         load_kg=round(sum(stop.load_kg for stop in stops), 3),
         load_m3=round(sum(order_volume_m3(by_id[s.order_id], scenario) for s in stops), 4),
+        reloads=_reloads(tour, problem, scenario, stops, by_id),
+        breaks=tuple(Break(start=_at(problem, a), end=_at(problem, b)) for a, b in tour.breaks),
     )
+
+
+def _reloads(
+    tour: Tour,
+    problem: Problem,
+    scenario: Scenario,
+    stops: Sequence[Stop],
+    by_id: dict[str, OrderParsed],
+) -> tuple[Reload, ...]:
+    """Each reload with what it loads: the stops up to the next reload or the route's end."""
+    duty = problem.duties[tour.duty]
+    bounds = [r.after for r in tour.reloads] + [len(stops)]
+    out = []
+    for reload, upto in zip(tour.reloads, bounds[1:], strict=True):
+        trip = [by_id[stop.order_id] for stop in stops[reload.after : upto]]
+        arrival = _at(problem, reload.arrival_min)
+        out.append(
+            Reload(
+                depot=problem.locations[reload.node],
+                after_stops=reload.after,
+                arrival=arrival,
+                departure=arrival + timedelta(minutes=duty.reload_min or 0),
+                load_kg=round(sum(order_weight_kg(o, scenario) for o in trip), 3),
+                load_m3=round(sum(order_volume_m3(o, scenario) for o in trip), 4),
+            )
+        )
+    return tuple(out)
 
 
 def _at(problem: Problem, minute: int) -> datetime:

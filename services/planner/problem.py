@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
 from schemas.orders import OrderParsed, Priority
-from services.common.scenario import Scenario, Vehicle
+from services.common.scenario import Break, Scenario, Vehicle, clock_min
 from services.planner.explain import screen
 from services.planner.locks import Lock, LockedRun, bind_locks
 
@@ -129,6 +129,19 @@ class Duty:
     speed_kmh: float
     fixed_cost: int
     vehicle_type: str = ""
+    # Multi-trip: minutes a reload takes, and the depot nodes where this duty may reload
+    # (each holds all the goods the duty may carry); None is one trip per shift.
+    reload_min: int | None = None
+    reload_nodes: tuple[int, ...] = ()
+    # A break of break_min minutes within break_window (minutes after the epoch), or none.
+    break_min: int = 0
+    break_window: tuple[int, int] | None = None
+    max_drive_min: int | None = None
+
+    @property
+    def reloads(self) -> bool:
+        """Whether this duty may return to a depot to reload."""
+        return self.reload_min is not None and bool(self.reload_nodes)
 
     def drive_min(self, distance_m: int) -> int:
         """Minutes this duty's vehicle needs to drive the distance."""
@@ -175,6 +188,18 @@ class Problem:
     # (pickup, delivery) job indices served by one duty, pickup first (benchmarks).
     pairs: tuple[tuple[int, int], ...] = ()
 
+    @property
+    def depot_count(self) -> int:
+        """Nodes before the first job: the depots."""
+        return len(self.locations) - len(self.jobs)
+
+    def has_rules(self) -> bool:
+        """Whether any duty reloads, takes a break or has a driving limit."""
+        return any(
+            d.reloads or d.break_window is not None or d.max_drive_min is not None
+            for d in self.duties
+        )
+
     def travel(self, duty: Duty, i: int, j: int) -> int:
         """Minutes the duty's vehicle needs from node i to node j."""
         if self.travel_min is not None:
@@ -217,6 +242,7 @@ def _duties(
     for vehicle in scenario.fleet:
         # Each later shift is a fresh trip from the depot; its fixed cost makes the solver
         # deliver in the earliest shift that can take an order.
+        rules = scenario.rules(vehicle)
         for day, (start, end) in enumerate(shift_occurrences(vehicle, epoch, horizon)):
             duties.append(
                 Duty(
@@ -231,9 +257,28 @@ def _duties(
                     speed_kmh=vehicle.speed_kmh,
                     fixed_cost=day * p.later_shift_cost_m,
                     vehicle_type=vehicle.type,
+                    reload_min=rules.reload_min,
+                    break_min=rules.break_.length_min if rules.break_ else 0,
+                    break_window=_break_window(
+                        rules.break_, start, end, end - vehicle.shift.end_min
+                    ),
+                    max_drive_min=rules.max_drive_min,
                 )
             )
     return duties
+
+
+def _break_window(
+    rule: Break | None, start: int, end: int, midnight: int
+) -> tuple[int, int] | None:
+    """The break's window on the day of the shift [start, end] (minutes after the epoch, like
+    the day's `midnight`), cut to the shift; None when there is no break or it cannot fit
+    in what is left of the shift (shifts lie within one UTC day)."""
+    if rule is None:
+        return None
+    lo = max(midnight + clock_min(rule.earliest), start)
+    hi = min(midnight + clock_min(rule.latest), end)
+    return (lo, hi) if hi - lo >= rule.length_min else None
 
 
 @dataclass(frozen=True)
@@ -329,6 +374,10 @@ def build_problem(
     invalid = [(o.order_id, r) for o in unique if (r := _invalid_reason(o, scenario)) is not None]
     valid = [o for o in unique if _invalid_reason(o, scenario) is None]
     depot_ids = list(dict.fromkeys(vehicle.depot for vehicle in scenario.fleet))
+    if any(scenario.rules(v).reload_min is not None for v in scenario.fleet):
+        # A vehicle may reload at any depot that holds its goods, not only at one with vehicles.
+        others = [loc.id for loc in scenario.locations if loc.kind == "depot"]
+        depot_ids = list(dict.fromkeys([*depot_ids, *others]))
     locations = (*depot_ids, *(o.destination for o in valid))
     points = [(scenario.location_by_id[i].lat, scenario.location_by_id[i].lon) for i in locations]
     provider = matrix or GreatCircleMatrix(scenario.road_factor)
@@ -337,6 +386,8 @@ def build_problem(
     duties = _duties(scenario, depots, epoch, round(params.horizon_hours * 60), params)
     horizon = max([round(params.horizon_hours * 60), *(duty.end_min for duty in duties)])
     jobs = _jobs(valid, scenario, epoch, horizon, duties, dist, len(depot_ids), params)
+    jobs = _stocked(jobs, valid, scenario, duties)
+    rostered = _reload_depots(duties, jobs, valid, scenario, depot_ids)
     # Depots have no service time: loading happens before the shift starts.
     service = (0,) * len(depot_ids) + tuple(job.service_min for job in jobs)
     return Problem(
@@ -345,12 +396,62 @@ def build_problem(
         locations=locations,
         distance_m=dist,
         service_min=service,
-        duties=tuple(duties),
+        duties=rostered,
         jobs=jobs,
         invalid=tuple(invalid),
         locks=tuple(locks),
         locked=bind_locks(locks, jobs, duties, dict(invalid), epoch),
     )
+
+
+def _skus(order: OrderParsed) -> set[str]:
+    return {line.sku for line in order.lines}
+
+
+def _stocked(
+    jobs: Sequence[Job], orders: Sequence[OrderParsed], scenario: Scenario, duties: Sequence[Duty]
+) -> tuple[Job, ...]:
+    """Each job only on duties whose depot holds its goods: a vehicle loads where it starts."""
+    out = []
+    for job, order in zip(jobs, orders, strict=True):
+        allowed = tuple(
+            i for i in job.allowed if scenario.depot_holds(duties[i].depot, _skus(order))
+        )
+        reason = job.reason
+        if reason is None and not allowed:
+            goods = ", ".join(sorted(_skus(order)))
+            reason = (
+                f"no depot of a vehicle that could serve it holds {goods}; "
+                "stock them at one (its holds in the scenario)"
+            )
+        out.append(replace(job, allowed=allowed, reason=reason))
+    return tuple(out)
+
+
+def _reload_depots(
+    duties: Sequence[Duty],
+    jobs: Sequence[Job],
+    orders: Sequence[OrderParsed],
+    scenario: Scenario,
+    depot_ids: Sequence[str],
+) -> tuple[Duty, ...]:
+    """Where each multi-trip duty may reload: its own depot and every depot that holds all the
+    goods of every job it may serve (so any trip may start at any of them)."""
+    out = []
+    for i, duty in enumerate(duties):
+        if duty.reload_min is None:
+            out.append(duty)
+            continue
+        skus = {
+            sku for job, o in zip(jobs, orders, strict=True) if i in job.allowed for sku in _skus(o)
+        }
+        nodes = tuple(
+            node
+            for node, depot in enumerate(depot_ids)
+            if depot == duty.depot or scenario.depot_holds(depot, skus)
+        )
+        out.append(replace(duty, reload_nodes=nodes))
+    return tuple(out)
 
 
 def _jobs(

@@ -40,6 +40,17 @@ class Basis:
     locks: tuple[Lock, ...]
 
 
+@dataclass(frozen=True)
+class Disruption:
+    """A revision forced by the theater: the basis to solve, and the released plan whose stops
+    on the lost vehicles move (None when only an open plan used them)."""
+
+    basis: Basis
+    released: str | None
+    vehicles: tuple[str, ...]
+    moved: tuple[str, ...]
+
+
 @dataclass
 class Lineage:
     """The planner's memory of its own plans and what the gate did to them."""
@@ -49,6 +60,9 @@ class Lineage:
     head: str | None = None
     released: set[str] = field(default_factory=set)
     rejected: set[str] = field(default_factory=set)
+    # (released plan, vehicle) whose stops are no longer locked: the vehicle went down, or a
+    # closed area cut its route, so a revision may move them.
+    freed: set[tuple[str, str]] = field(default_factory=set)
 
     def record(self, proposed: Proposed) -> None:
         """A plan was published: it becomes the head; plans outside its lineage are forgotten."""
@@ -118,6 +132,48 @@ class Lineage:
             return self.on_released(plan_id)
         return None
 
+    def disrupt(self, vehicles: set[str], now: datetime) -> Disruption | None:
+        """Vehicles that can no longer drive what they were given: the revision to propose.
+
+        The open head is revised when it uses one of them; the nearest released plan's stops
+        on them are unlocked (the others stay locked), and if the head is closed, that
+        released plan itself is revised. None when no plan of ours uses them.
+        """
+        head = self.plans.get(self.head or "")
+        if head is None:
+            return None
+        head_id = head.plan.plan_id
+        anchor = head_id if head_id in self.released else self._anchor(head)
+        is_open = (
+            head_id not in self.released
+            and head_id not in self.rejected
+            and head.plan.expires_at > now
+        )
+        moved = stops_on(self.plans[anchor].plan, vehicles) if anchor in self.plans else ()
+        uses = is_open and bool(vehicles & {r.vehicle_id for r in head.plan.routes})
+        if not moved and not uses:
+            return None
+        base = head if is_open or anchor is None else self.plans[anchor]
+        if anchor is not None:
+            self.freed.update((anchor, v) for v in vehicles)
+        return Disruption(
+            self._basis(base), anchor if moved else None, tuple(sorted(vehicles)), moved
+        )
+
+    def live(self, now: datetime) -> tuple[PlanProposed, ...]:
+        """The plans that routes may still follow: the open or released head, and the released
+        plan it keeps."""
+        head = self.plans.get(self.head or "")
+        if head is None:
+            return ()
+        head_id = head.plan.plan_id
+        anchor = head_id if head_id in self.released else self._anchor(head)
+        found = [self.plans[anchor].plan] if anchor in self.plans else []
+        is_open = head_id not in self.rejected and head.plan.expires_at > now
+        if head_id != anchor and is_open:
+            found.append(head.plan)
+        return tuple(found)
+
     def on_rejected(self, plan_id: str) -> None:
         """A plan was rejected: it is never superseded (its orders are not proposed again)."""
         self.rejected.add(plan_id)
@@ -134,7 +190,14 @@ class Lineage:
         chain = [head.plan.plan_id, *self._lineage(head)]
         anchor = next((pid for pid in chain if pid in self.released), None)
         locks = locks_from(self.plans[anchor].plan) if anchor in self.plans else ()
-        return Basis(head.plan.plan_id, head.orders, anchor, locks)
+        kept = tuple(lk for lk in locks if (anchor, lk.vehicle_id) not in self.freed)
+        return Basis(head.plan.plan_id, head.orders, anchor, kept)
+
+
+def stops_on(plan: PlanProposed, vehicles: set[str]) -> tuple[str, ...]:
+    """The order ids a plan gives these vehicles, in route order."""
+    routes = sorted(plan.routes, key=lambda r: (r.vehicle_id, r.start))
+    return tuple(s.order_id for r in routes if r.vehicle_id in vehicles for s in r.stops)
 
 
 def combine(earlier: Sequence[OrderParsed], new: Sequence[OrderParsed]) -> list[OrderParsed]:

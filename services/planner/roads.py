@@ -14,6 +14,8 @@ from services.planner.problem import GreatCircleMatrix, MatrixKind, MatrixProvid
 log = logging.getLogger("qm.planner")
 
 Point = tuple[float, float]
+# Areas a road service is asked to route around: polygon rings of (lat, lon) corners.
+Rings = tuple[tuple[Point, ...], ...]
 # Told (provider, reason) whenever great circle stands in for the service: "failed" when the
 # whole matrix is estimated, "unroutable" when only the pairs it could not route are.
 FallbackHook = Callable[[str, str], None]
@@ -33,6 +35,8 @@ class RoadMatrix:
     fallback: MatrixProvider = field(default_factory=GreatCircleMatrix)
     timeout_s: float = 10.0
     on_fallback: FallbackHook | None = field(default=None, compare=False, repr=False)
+    # Closed areas to route around, where the service's API has a way to say so.
+    avoid: Rings = ()
     _known: dict[tuple[Point, Point], int] = field(default_factory=dict, compare=False, repr=False)
 
     def matrix(self, points: Sequence[Point]) -> list[list[int]]:
@@ -86,7 +90,11 @@ def _square(rows: list[list[int | None]], n: int) -> list[list[int | None]]:
 
 @dataclass(frozen=True)
 class OsrmTableMatrix(RoadMatrix):
-    """Distances from OSRM: `GET {base_url}/table/v1/driving/{lon,lat;…}?annotations=distance`."""
+    """Distances from OSRM: `GET {base_url}/table/v1/driving/{lon,lat;…}?annotations=distance`.
+
+    OSRM has no way to avoid an area at query time (its `exclude` takes road classes set when
+    the graph was built): `avoid` is not sent, and the straight-leg check stands alone.
+    """
 
     kind: ClassVar[MatrixKind] = "osrm"
 
@@ -112,7 +120,15 @@ class ValhallaMatrix(RoadMatrix):
 
     def _table(self, points: Sequence[Point]) -> list[list[int | None]]:
         where = [{"lat": lat, "lon": lon} for lat, lon in points]
-        request = {"sources": where, "targets": where, "costing": "auto", "units": "kilometers"}
+        request: dict[str, Any] = {
+            "sources": where,
+            "targets": where,
+            "costing": "auto",
+            "units": "kilometers",
+        }
+        if self.avoid:
+            # Valhalla's exclude_polygons: rings of [lon, lat], no road through them is used.
+            request["exclude_polygons"] = [[[lon, lat] for lat, lon in r] for r in self.avoid]
         response = httpx.post(self._url("sources_to_targets"), json=request, timeout=self.timeout_s)
         response.raise_for_status()
         body: dict[str, Any] = response.json()
@@ -133,9 +149,11 @@ def matrix_for(
     road_factor: float,
     kind: MatrixKind = "osrm",
     on_fallback: FallbackHook | None = None,
+    avoid: Rings = (),
 ) -> MatrixProvider:
-    """The road matrix a plan uses: the kind's service at url, or great circle × road factor."""
+    """The road matrix a plan uses: the kind's service at url, or great circle × road factor;
+    `avoid` goes to a service that can route around areas."""
     great_circle = GreatCircleMatrix(road_factor)
     if not url:
         return great_circle
-    return PROVIDERS[kind](url, fallback=great_circle, on_fallback=on_fallback)
+    return PROVIDERS[kind](url, fallback=great_circle, on_fallback=on_fallback, avoid=avoid)

@@ -156,8 +156,9 @@ def available() -> bool:
 
 
 def applies(problem: Problem) -> bool:
-    """Whether the search models this problem: not pickup-delivery pairs."""
-    return bool(problem.jobs and problem.duties) and not problem.pairs
+    """Whether the search models this problem: not pickup-delivery pairs, reloads, breaks or
+    driving limits (OR-Tools models those; its own constructions start the search)."""
+    return bool(problem.jobs and problem.duties) and not problem.pairs and not problem.has_rules()
 
 
 def start_routes(
@@ -174,7 +175,10 @@ def start_routes(
     their duties and never move; None when they already break a constraint of the search's.
     """
     if not applies(problem):
-        raise ValueError("start_routes does not model pickup-delivery pairs")
+        raise ValueError(
+            "start_routes does not model pickup-delivery pairs or reloads, breaks "
+            "and driving limits; check sisr.applies first"
+        )
     knobs = knobs or Knobs()
     a = _arrays(problem)
     instance = _instance(problem, a)  # points into `a`, which lives until the search is done

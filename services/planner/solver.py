@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
@@ -229,6 +229,15 @@ class Visit:
 
 
 @dataclass(frozen=True)
+class Reload:
+    """A return to a depot node to reload, after `after` visits, starting at arrival_min."""
+
+    node: int
+    after: int
+    arrival_min: int
+
+
+@dataclass(frozen=True)
 class Tour:
     """The ordered visits of one duty, leaving and returning to its depot."""
 
@@ -236,6 +245,9 @@ class Tour:
     start_min: int
     end_min: int
     visits: tuple[Visit, ...]
+    reloads: tuple[Reload, ...] = ()
+    # (start, end) minutes of the breaks the crew takes.
+    breaks: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -325,7 +337,8 @@ def _solve_one(
     started = time.monotonic()
     if not problem.duties or not problem.jobs:
         return _empty(problem, params, started)
-    manager, routing, time_dim = _model(problem)
+    model = _model(problem)
+    manager, routing = model.manager, model.routing
     bests = _Bests(progress, started)
     bests.watch(routing)
     routes = _start_routes(problem, params, deadline, bests)
@@ -345,7 +358,7 @@ def _solve_one(
     wall = time.monotonic() - started
     if assignment is None:
         return _empty(problem, params, started, status=status)
-    tours = _tours(problem, manager, routing, time_dim, assignment)
+    tours = _tours(problem, model, assignment)
     served = {visit.job for tour in tours for visit in tour.visits}
     return Solution(
         status=status,
@@ -421,21 +434,108 @@ def _initial(
     return None  # OR-Tools then builds its own first solution
 
 
-def _model(problem: Problem) -> tuple[Any, Any, Any | None]:
+@dataclass(frozen=True)
+class _Nodes:
+    """The model's nodes: the problem's, then optional reload visits, each a copy of a depot.
+
+    Reloading is the established OR-Tools technique: a reload visit gives back up to a full
+    load on the capacity dimensions (a negative demand taken up by slack), takes the reload
+    time on the time dimension, and is free to leave out.
+    """
+
+    place: tuple[int, ...]  # the problem node each model node stands at
+    reload_duties: tuple[tuple[int, ...], ...]  # per reload visit, the duties that may make it
+
+    @property
+    def first_reload(self) -> int:
+        return len(self.place) - len(self.reload_duties)
+
+    def is_reload(self, node: int) -> bool:
+        return node >= self.first_reload
+
+
+# Reload visits per duty and depot: the trips a shift may make, less one, at most this.
+_MAX_RELOADS = 6
+
+
+def _nodes(problem: Problem) -> _Nodes:
+    place = list(range(len(problem.locations)))
+    who: list[tuple[int, ...]] = []
+    for depot in range(problem.depot_count):
+        duties = [v for v, d in enumerate(problem.duties) if d.reloads and depot in d.reload_nodes]
+        copies = sum(_reloads_needed(problem, v) for v in duties)
+        place += [depot] * copies
+        who += [tuple(duties)] * copies
+    return _Nodes(tuple(place), tuple(who))
+
+
+def _reloads_needed(problem: Problem, v: int) -> int:
+    """Reloads a duty could use: enough to carry every job it may serve, within the cap."""
+    duty = problem.duties[v]
+    jobs = [job for job in problem.jobs if v in job.allowed]
+    trips = max(
+        -(-sum(j.weight_kg for j in jobs) // max(duty.capacity_kg, 1)),
+        -(-sum(j.volume_l for j in jobs) // max(duty.capacity_l, 1)),
+    )
+    return max(0, min(_MAX_RELOADS, trips - 1, len(jobs) - 1))
+
+
+@dataclass(frozen=True)
+class _Model:
+    manager: Any
+    routing: Any
+    time_dim: Any | None
+    nodes: _Nodes
+    breaks: dict[int, Any]  # duty -> its break interval
+
+
+def _model(problem: Problem) -> _Model:
+    nodes = _nodes(problem)
     manager = pywrapcp.RoutingIndexManager(
-        len(problem.locations),
+        len(nodes.place),
         len(problem.duties),
         [duty.node for duty in problem.duties],
         [duty.node for duty in problem.duties],
     )
     routing = pywrapcp.RoutingModel(manager)
-    _add_costs(problem, routing)
-    _add_capacities(problem, routing)
-    time_dim = _add_time(problem, routing) if time_binds(problem) else None
+    _add_costs(problem, routing, nodes)
+    _add_capacities(problem, manager, routing, nodes)
+    time_dim = _add_time(problem, routing, nodes) if time_binds(problem) else None
     _add_jobs(problem, manager, routing, time_dim)
+    _add_reloads(problem, manager, routing, nodes)
+    breaks = _add_breaks(problem, manager, routing, time_dim, nodes)
+    _add_driving(problem, routing, nodes)
     _add_locks(problem, manager, routing)
     _add_pairs(problem, manager, routing, time_dim)
-    return manager, routing, time_dim
+    return _Model(manager, routing, time_dim, nodes, breaks)
+
+
+# What leaving a reload visit out costs: a route can then always end with a free one (back at
+# its depot), after which a delivery fits; the local search only inserts one visit at a time.
+_UNUSED_RELOAD_COST = 1
+
+
+def _add_reloads(problem: Problem, manager: Any, routing: Any, nodes: _Nodes) -> None:
+    """Reload visits: optional, by the duties allowed, never right after the start or another
+    reload (that would only cost time)."""
+    starts = {duty.node for duty in problem.duties}
+    for depot in range(problem.depot_count):
+        if depot not in starts:
+            # A depot only to reload at (no vehicle starts there) is no stop of its own.
+            index = manager.NodeToIndex(depot)
+            routing.AddDisjunction([index], 0)
+            routing.ActiveVar(index).SetValue(0)
+    if not nodes.reload_duties:
+        return
+    first = nodes.first_reload
+    reloads = [int(manager.NodeToIndex(n)) for n in range(first, len(nodes.place))]
+    for index, duties in zip(reloads, nodes.reload_duties, strict=True):
+        routing.AddDisjunction([index], _UNUSED_RELOAD_COST)
+        if len(duties) < len(problem.duties):
+            routing.VehicleVar(index).SetValues([-1, *duties])
+        routing.NextVar(index).RemoveValues([r for r in reloads if r != index])
+    for v in range(len(problem.duties)):
+        routing.NextVar(routing.Start(v)).RemoveValues(reloads)
 
 
 def _empty(
@@ -488,18 +588,25 @@ def _ruin_recreate(search: Any, visits: int) -> None:
     annealing.automatic_temperatures = True
 
 
-def _add_costs(problem: Problem, routing: Any) -> None:
+def _matrix(nodes: _Nodes, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+    """A problem matrix over the model's nodes (the rows themselves without reload visits)."""
+    if not nodes.reload_duties:
+        return [list(row) for row in rows]
+    return [[rows[a][b] for b in nodes.place] for a in nodes.place]
+
+
+def _add_costs(problem: Problem, routing: Any, nodes: _Nodes) -> None:
     # Matrices live in C++: no Python call per arc evaluation during the search.
     routing.SetArcCostEvaluatorOfAllVehicles(
-        routing.RegisterTransitMatrix([list(row) for row in problem.distance_m])
+        routing.RegisterTransitMatrix(_matrix(nodes, problem.distance_m))
     )
     for v, duty in enumerate(problem.duties):
         if duty.fixed_cost:
             routing.SetFixedCostOfVehicle(duty.fixed_cost, v)
 
 
-def _add_capacities(problem: Problem, routing: Any) -> None:
-    depots = len(problem.locations) - len(problem.jobs)
+def _add_capacities(problem: Problem, manager: Any, routing: Any, nodes: _Nodes) -> None:
+    depots, reloads = problem.depot_count, len(nodes.reload_duties)
     kg = [0] * depots + [job.weight_kg for job in problem.jobs]
     litres = [0] * depots + [job.volume_l for job in problem.jobs]
     for name, demand, caps in (
@@ -507,9 +614,19 @@ def _add_capacities(problem: Problem, routing: Any) -> None:
         ("volume_l", litres, [duty.capacity_l for duty in problem.duties]),
     ):
         # A dimension nobody loads cannot bind, yet every move would pay to propagate it.
-        if any(demand) or min(caps) < 0:
-            callback = routing.RegisterUnaryTransitVector(demand)
-            routing.AddDimensionWithVehicleCapacity(callback, 0, caps, True, name)
+        if not (any(demand) or min(caps) < 0):
+            continue
+        # A reload gives back up to a full load: the load counted since the last one drops by
+        # the largest capacity, and the slack (there only) keeps it from going below zero.
+        full = max(max(caps), 0)
+        callback = routing.RegisterUnaryTransitVector(demand + [-full] * reloads)
+        routing.AddDimensionWithVehicleCapacity(callback, full if reloads else 0, caps, True, name)
+        if reloads:
+            dim = routing.GetDimensionOrDie(name)
+            for job in problem.jobs:
+                dim.SlackVar(manager.NodeToIndex(job.node)).SetValue(0)
+            for v in range(len(problem.duties)):
+                dim.SlackVar(routing.Start(v)).SetValue(0)
 
 
 def time_binds(problem: Problem) -> bool:
@@ -517,6 +634,8 @@ def time_binds(problem: Problem) -> bool:
     full = (0, problem.horizon_min)
     if problem.pairs:  # a pickup precedes its delivery in time
         return True
+    if any(duty.reloads or duty.break_window is not None for duty in problem.duties):
+        return True  # reloads take time; breaks are intervals on the time dimension
     if any(job.window != full for job in problem.jobs) or any(
         (duty.start_min, duty.end_min) != full for duty in problem.duties
     ):
@@ -527,14 +646,16 @@ def time_binds(problem: Problem) -> bool:
     return longest > problem.horizon_min
 
 
-def _add_time(problem: Problem, routing: Any) -> Any:
-    # One transit matrix per distinct speed: vehicles differ in speed, not in road network.
-    callbacks: dict[float, int] = {}
+def _add_time(problem: Problem, routing: Any, nodes: _Nodes) -> Any:
+    # One transit matrix per distinct speed (and reload time): vehicles differ in speed, not
+    # in road network.
+    callbacks: dict[tuple[float, int], int] = {}
     for duty in problem.duties:
-        if duty.speed_kmh not in callbacks:
-            callbacks[duty.speed_kmh] = routing.RegisterTransitMatrix(_transit(problem, duty))
+        key = (duty.speed_kmh, duty.reload_min or 0)
+        if key not in callbacks:
+            callbacks[key] = routing.RegisterTransitMatrix(_transit(problem, duty, nodes))
     routing.AddDimensionWithVehicleTransits(
-        [callbacks[duty.speed_kmh] for duty in problem.duties],
+        [callbacks[(duty.speed_kmh, duty.reload_min or 0)] for duty in problem.duties],
         problem.horizon_min,  # slack: a vehicle may wait for a window to open
         problem.horizon_min,
         False,
@@ -552,9 +673,62 @@ def _add_time(problem: Problem, routing: Any) -> Any:
     return time_dim
 
 
-def _transit(problem: Problem, duty: Duty) -> list[list[int]]:
-    service = problem.service_min
-    return [[service[a] + t for t in row] for a, row in enumerate(problem.travel_matrix(duty))]
+def _visit_min(problem: Problem, duty: Duty, nodes: _Nodes) -> list[int]:
+    """Minutes spent at each model node: service at a job, the reload time at a reload."""
+    service = list(problem.service_min)
+    return service + [duty.reload_min or 0] * len(nodes.reload_duties)
+
+
+def _transit(problem: Problem, duty: Duty, nodes: _Nodes) -> list[list[int]]:
+    visit = _visit_min(problem, duty, nodes)
+    travel = _matrix(nodes, problem.travel_matrix(duty))
+    return [[visit[a] + t for t in row] for a, row in enumerate(travel)]
+
+
+def _add_breaks(
+    problem: Problem, manager: Any, routing: Any, time_dim: Any | None, nodes: _Nodes
+) -> dict[int, Any]:
+    """Each duty's break as an OR-Tools break interval: before the start, after the end, or
+    on a drive between two visits, never during a visit (service or reload)."""
+    if time_dim is None:
+        return {}
+    solver, out = routing.solver(), {}
+    for v, duty in enumerate(problem.duties):
+        if duty.break_window is None:
+            continue
+        lo, hi = duty.break_window
+        interval = solver.FixedDurationIntervalVar(
+            lo, hi - duty.break_min, duty.break_min, False, f"break {v}"
+        )
+        visit = _visit_min(problem, duty, nodes)
+        transits = [visit[manager.IndexToNode(i)] for i in range(routing.Size())]
+        time_dim.SetBreakIntervalsOfVehicle([interval], v, transits)
+        routing.AddIntervalToAssignment(interval)
+        out[v] = interval
+        # With breaks OR-Tools schedules the route by linear programming, which knows only
+        # costs: a minute of the route's span, a metre's worth, keeps it from idling.
+        time_dim.SetSpanCostCoefficientForVehicle(1, v)
+    return out
+
+
+def _add_driving(problem: Problem, routing: Any, nodes: _Nodes) -> None:
+    """The most driving a duty may do in its shift: a dimension of travel time alone."""
+    limits = [duty.max_drive_min for duty in problem.duties]
+    if all(limit is None for limit in limits):
+        return
+    callbacks: dict[float, int] = {}
+    for duty in problem.duties:
+        if duty.speed_kmh not in callbacks:
+            travel = _matrix(nodes, problem.travel_matrix(duty))
+            callbacks[duty.speed_kmh] = routing.RegisterTransitMatrix(travel)
+    unlimited = problem.horizon_min * (len(nodes.place) + 1)
+    routing.AddDimensionWithVehicleTransitAndCapacity(
+        [callbacks[duty.speed_kmh] for duty in problem.duties],
+        0,
+        [unlimited if limit is None else limit for limit in limits],
+        True,
+        "driving",
+    )
 
 
 def _add_jobs(problem: Problem, manager: Any, routing: Any, time_dim: Any | None) -> None:
@@ -632,9 +806,8 @@ class _Bests:
             routing.AddAtSolutionCallback(lambda: self(int(routing.CostVar().Value())))
 
 
-def _tours(
-    problem: Problem, manager: Any, routing: Any, time_dim: Any | None, assignment: Any
-) -> tuple[Tour, ...]:
+def _tours(problem: Problem, model: _Model, assignment: Any) -> tuple[Tour, ...]:
+    routing = model.routing
     tours = []
     for v in range(len(problem.duties)):
         nodes = []
@@ -643,21 +816,15 @@ def _tours(
             nodes.append(index)
             index = assignment.Value(routing.NextVar(index))
         if nodes:
-            tours.append(_tour(problem, manager, routing, time_dim, assignment, v, nodes))
+            tours.append(_tour(problem, model, assignment, v, nodes))
     return tuple(tours)
 
 
-def _tour(
-    problem: Problem,
-    manager: Any,
-    routing: Any,
-    time_dim: Any | None,
-    assignment: Any,
-    v: int,
-    indices: list[int],
-) -> Tour:
-    duty, depots = problem.duties[v], len(problem.locations) - len(problem.jobs)
-    nodes = [int(manager.IndexToNode(i)) for i in indices]
+def _tour(problem: Problem, model: _Model, assignment: Any, v: int, indices: list[int]) -> Tour:
+    routing, time_dim, places = model.routing, model.time_dim, model.nodes.place
+    duty, depots = problem.duties[v], problem.depot_count
+    model_nodes = [int(model.manager.IndexToNode(i)) for i in indices]
+    nodes = [places[n] for n in model_nodes]
     if time_dim is None:
         # Time cannot bind: drive on without waiting, from the start of the duty.
         times, clock = [], duty.start_min
@@ -670,7 +837,27 @@ def _tour(
         times = [int(assignment.Min(time_dim.CumulVar(i))) for i in indices]
         end = int(assignment.Min(time_dim.CumulVar(routing.End(v))))
         start = int(assignment.Min(time_dim.CumulVar(routing.Start(v))))
-        # Leave no earlier than needed to reach the first stop, rather than waiting there.
+    breaks = _breaks(model, assignment, v)
+    if time_dim is not None and not any(start <= b[0] and b[1] <= times[0] for b in breaks):
+        # Leave no earlier than needed to reach the first stop, rather than waiting there
+        # (unless the crew rests on the way).
         start = max(start, times[0] - problem.travel(duty, duty.node, nodes[0]))
-    visits = tuple(Visit(n - depots, t) for n, t in zip(nodes, times, strict=True))
-    return Tour(v, start, end, visits)
+    visits: list[Visit] = []
+    reloads: list[Reload] = []
+    for model_node, node, t in zip(model_nodes, nodes, times, strict=True):
+        if model.nodes.is_reload(model_node):
+            reloads.append(Reload(node, len(visits), t))
+        else:
+            visits.append(Visit(node - depots, t))
+    if reloads and reloads[-1].after == len(visits) and reloads[-1].node == duty.node:
+        # A reload back at its own depot with nothing left to deliver is where the route ends.
+        end = reloads.pop().arrival_min
+    return Tour(v, start, end, tuple(visits), tuple(reloads), breaks)
+
+
+def _breaks(model: _Model, assignment: Any, v: int) -> tuple[tuple[int, int], ...]:
+    interval = model.breaks.get(v)
+    if interval is None:
+        return ()
+    start = int(assignment.StartValue(interval))
+    return ((start, start + int(assignment.DurationValue(interval))),)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
 from schemas.orders import OrderParsed, Priority
-from schemas.plans import PlanProposed, Route
-from services.common.scenario import Scenario, Vehicle
+from schemas.plans import PlanProposed, Route, Stop
+from services.common.scenario import Scenario, Vehicle, VehicleType, clock_min
 from services.planner.locks import Lock
 from services.planner.problem import (
     GreatCircleMatrix,
     MatrixProvider,
+    plan_epoch,
     travel_minutes,
     unique_orders,
 )
@@ -39,9 +41,11 @@ def verify(
     by_id = {order.order_id: order for order in unique_orders(orders)}
     provider = matrix or GreatCircleMatrix(scenario.road_factor)
     found = _coverage(plan, by_id)
+    epoch = plan_epoch(plan.occurred_at)
     for route in plan.routes:
         found.extend(_route(route, scenario, by_id, provider))
         found.extend(_lateness(route, by_id, max_late_min))
+        found.extend(_rules(route, scenario, by_id, provider, epoch))
     found.extend(_overlaps(plan.routes))
     found.extend(lock_violations(plan, locks))
     if plan.computed_hash() != plan.plan_hash:
@@ -144,44 +148,213 @@ def _lateness(route: Route, by_id: dict[str, OrderParsed], max_late_min: int) ->
     return found
 
 
-def _loads(
-    route: Route, vehicle: Vehicle, orders: list[OrderParsed], scenario: Scenario
-) -> list[str]:
+def _trips(route: Route) -> list[tuple[str, list[Stop]]]:
+    """The route's trips: the depot each loads at and the stops it delivers."""
+    bounds = [0, *(r.after_stops for r in route.reloads), len(route.stops)]
+    depots = [route.depot, *(r.depot for r in route.reloads)]
+    return [
+        (depot, list(route.stops[a:b]))
+        for depot, a, b in zip(depots, bounds, bounds[1:], strict=False)
+    ]
+
+
+def _load(orders: Sequence[OrderParsed], scenario: Scenario) -> tuple[float, float]:
     items = [(scenario.item_by_sku[ln.sku], ln.quantity) for o in orders for ln in o.lines]
     kg = sum(item.weight_kg * qty for item, qty in items)
     m3 = sum(item.volume_m3 * qty for item, qty in items)
+    return kg, m3
+
+
+def _loads(
+    route: Route, vehicle: Vehicle, orders: list[OrderParsed], scenario: Scenario
+) -> list[str]:
+    """Each trip (all of the route without reloads) within capacity, loads as declared."""
+    by_id = {o.order_id: o for o in orders}
     found = []
-    if kg > vehicle.capacity.weight_kg + _TOL:
-        found.append(f"{vehicle.id} carries {kg:.1f} kg, over {vehicle.capacity.weight_kg} kg")
-    if m3 > vehicle.capacity.volume_m3 + _TOL:
-        found.append(f"{vehicle.id} carries {m3:.2f} m3, over {vehicle.capacity.volume_m3} m3")
+    for k, (depot, stops) in enumerate(_trips(route)):
+        kg, m3 = _load([by_id[s.order_id] for s in stops if s.order_id in by_id], scenario)
+        trip = f" on trip {k + 1} from {depot}" if route.reloads else ""
+        if kg > vehicle.capacity.weight_kg + _TOL:
+            found.append(
+                f"{vehicle.id} carries {kg:.1f} kg{trip}, over {vehicle.capacity.weight_kg} kg"
+            )
+        if m3 > vehicle.capacity.volume_m3 + _TOL:
+            found.append(
+                f"{vehicle.id} carries {m3:.2f} m3{trip}, over {vehicle.capacity.volume_m3} m3"
+            )
+        if k and (
+            abs(route.reloads[k - 1].load_kg - kg) > 0.01
+            or abs(route.reloads[k - 1].load_m3 - m3) > 0.001
+        ):
+            found.append(f"{vehicle.id} declares a reload at {depot} that differs from its trip")
+    kg, m3 = _load(orders, scenario)
     if abs(route.load_kg - kg) > 0.01 or abs(route.load_m3 - m3) > 0.001:
         found.append(f"{vehicle.id} declares a load that differs from its stops' lines")
     return found
 
 
+@dataclass(frozen=True)
+class _Visit:
+    """A place the route stops at: a delivery, or a reload at a depot."""
+
+    name: str
+    location: str
+    arrival: datetime
+    departure: datetime
+    minutes: int  # the least time the visit takes
+
+
+def _visits(route: Route, scenario: Scenario) -> list[_Visit]:
+    """Deliveries and reloads in the order driven."""
+    vehicle = next(v for v in scenario.fleet if v.id == route.vehicle_id)
+    rules = scenario.rules(vehicle)
+    reloads = {r.after_stops: r for r in route.reloads}
+    out = []
+    for i, stop in enumerate(route.stops):
+        minutes = scenario.location_by_id[stop.location].service_min
+        out.append(_Visit(stop.order_id, stop.location, stop.arrival, stop.departure, minutes))
+        if (r := reloads.get(i + 1)) is not None:
+            name = f"reload at {r.depot}"
+            out.append(_Visit(name, r.depot, r.arrival, r.departure, rules.reload_min or 0))
+    return out
+
+
+def _legs(
+    route: Route, vehicle: Vehicle, scenario: Scenario, matrix: MatrixProvider
+) -> list[tuple[str, datetime, datetime, int, int]]:
+    """Each drive: where to, when it may leave and must arrive, metres and minutes."""
+    visits = _visits(route, scenario)
+    places = [route.depot, *(v.location for v in visits), route.depot]
+    points = [(scenario.location_by_id[p].lat, scenario.location_by_id[p].lon) for p in places]
+    dist = matrix.matrix(points)
+    leaves = [route.start, *(v.departure for v in visits)]
+    arrives = [*(v.arrival for v in visits), route.end]
+    names = [*(v.name for v in visits), f"return to {route.depot}"]
+    return [
+        (names[i], leaves[i], arrives[i], dist[i][i + 1], vehicle_drive(dist[i][i + 1], vehicle))
+        for i in range(len(places) - 1)
+    ]
+
+
+def vehicle_drive(metres: int, vehicle: Vehicle) -> int:
+    """Minutes the vehicle needs for the distance."""
+    return travel_minutes(metres, vehicle.speed_kmh)
+
+
 def _timing(
     route: Route, vehicle: Vehicle, scenario: Scenario, matrix: MatrixProvider
 ) -> list[str]:
-    places = [route.depot, *(stop.location for stop in route.stops), route.depot]
-    points = [(scenario.location_by_id[p].lat, scenario.location_by_id[p].lon) for p in places]
-    dist = matrix.matrix(points)
+    """Each drive no faster than the vehicle, with any break taken on it; each visit its time."""
     found = []
-    ready = route.start
-    for i, stop in enumerate(route.stops, start=1):
-        drive = timedelta(minutes=travel_minutes(dist[i - 1][i], vehicle.speed_kmh))
-        if stop.arrival < ready + drive:
-            found.append(f"{stop.order_id} arrival is sooner than the drive from {places[i - 1]}")
-        service = timedelta(minutes=scenario.location_by_id[stop.location].service_min)
-        if stop.departure < stop.arrival + service:
-            found.append(f"{stop.order_id} departs before its service time is over")
-        ready = stop.departure
-    back = timedelta(minutes=travel_minutes(dist[-2][-1], vehicle.speed_kmh))
-    if route.end < ready + back:
-        found.append(f"{vehicle.id} returns to {route.depot} sooner than the drive allows")
-    metres = sum(dist[i][i + 1] for i in range(len(places) - 1))
+    for visit in _visits(route, scenario):
+        if visit.departure < visit.arrival + timedelta(minutes=visit.minutes):
+            what = visit.name if visit.name.startswith("reload") else f"{visit.name} service"
+            found.append(f"{vehicle.id} leaves before its {what} time is over")
+    legs = _legs(route, vehicle, scenario, matrix)
+    for name, leaves, arrives, _, minutes in legs:
+        resting = sum(
+            (b.end - b.start for b in route.breaks if leaves <= b.start and b.end <= arrives),
+            timedelta(),
+        )
+        if arrives < leaves + timedelta(minutes=minutes) + resting:
+            pause = " and the break on the way" if resting else ""
+            found.append(f"{vehicle.id}: {name} is sooner than the drive{pause} allows")
+    metres = sum(leg[3] for leg in legs)
     if abs(route.distance_km - metres / 1000) > 0.01:
         found.append(f"{vehicle.id} declares {route.distance_km} km; the stops make {metres} m")
+    return found
+
+
+def _rules(
+    route: Route,
+    scenario: Scenario,
+    by_id: dict[str, OrderParsed],
+    matrix: MatrixProvider,
+    epoch: datetime,
+) -> list[str]:
+    """The vehicle type's rules: reloads where allowed, its break, its driving limit."""
+    vehicle = next((v for v in scenario.fleet if v.id == route.vehicle_id), None)
+    if vehicle is None or _unknown_refs(route, scenario, by_id):
+        return []  # _route reports those
+    rules = scenario.rules(vehicle)
+    found = _reload_rules(route, vehicle, rules, scenario, by_id)
+    found += _break_rules(route, vehicle, rules, scenario, epoch)
+    if rules.max_drive_min is not None:
+        driven = sum(leg[4] for leg in _legs(route, vehicle, scenario, matrix))
+        if driven > rules.max_drive_min:
+            found.append(
+                f"{vehicle.id} drives {driven} min in its shift; at most "
+                f"{rules.max_drive_min} min allowed"
+            )
+    return found
+
+
+def _reload_rules(
+    route: Route,
+    vehicle: Vehicle,
+    rules: VehicleType,
+    scenario: Scenario,
+    by_id: dict[str, OrderParsed],
+) -> list[str]:
+    found = []
+    if route.reloads and rules.reload_min is None:
+        found.append(f"{vehicle.id} reloads, but vehicles of type {vehicle.type} make one trip")
+    positions = [r.after_stops for r in route.reloads]
+    if positions != sorted(set(positions)) or any(p > len(route.stops) for p in positions):
+        found.append(f"{vehicle.id} declares reloads out of the order of its stops")
+        return found
+    for depot, stops in _trips(route):
+        loc = scenario.location_by_id.get(depot)
+        if loc is None or loc.kind != "depot":
+            found.append(f"{vehicle.id} reloads at {depot}, which is not a depot")
+            continue
+        skus = {ln.sku for s in stops if s.order_id in by_id for ln in by_id[s.order_id].lines}
+        if not scenario.depot_holds(depot, skus):
+            missing = sorted(skus - set(loc.holds or ()))
+            found.append(
+                f"{vehicle.id} loads {', '.join(missing)} at {depot}, which does not hold it"
+            )
+    return found
+
+
+def _break_rules(
+    route: Route, vehicle: Vehicle, rules: VehicleType, scenario: Scenario, epoch: datetime
+) -> list[str]:
+    """The break its type requires, long enough and within its window, when the window still
+    fits in the shift from the plan's start; each break off the road and out of every stop."""
+    found = []
+    rule = rules.break_
+    midnight = route.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if rule is not None:
+        opens = max(
+            midnight + timedelta(minutes=clock_min(rule.earliest)),
+            epoch,
+            midnight + timedelta(minutes=vehicle.shift.start_min),
+        )
+        closes = min(
+            midnight + timedelta(minutes=clock_min(rule.latest)),
+            midnight + timedelta(minutes=vehicle.shift.end_min),
+        )
+        length = timedelta(minutes=rule.length_min)
+        taken = [
+            b
+            for b in route.breaks
+            if opens <= b.start and b.end <= closes and b.end - b.start >= length
+        ]
+        if closes - opens >= length and not taken:
+            found.append(
+                f"{vehicle.id} takes no {rule.length_min} min break between "
+                f"{opens:%H:%M} and {closes:%H:%M}"
+            )
+    visits = _visits(route, scenario)
+    leaves = [route.start, *(v.departure for v in visits)]
+    gaps = list(zip(leaves, [*(v.arrival for v in visits), route.end], strict=True))
+    for b in route.breaks:
+        outside = b.end <= route.start or b.start >= route.end
+        if b.end <= b.start or not (outside or any(a <= b.start and b.end <= z for a, z in gaps)):
+            found.append(
+                f"{vehicle.id} declares a break {b.start:%H:%M}-{b.end:%H:%M} that overlaps a stop"
+            )
     return found
 
 

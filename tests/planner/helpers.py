@@ -87,14 +87,24 @@ def vehicle(
     }
 
 
-def scenario_with(*fleet: dict[str, Any]) -> Scenario:
-    """A scenario on the tiny map with the given fleet."""
+def scenario_with(
+    *fleet: dict[str, Any],
+    vehicle_types: dict[str, Any] | None = None,
+    holds: dict[str, list[str]] | None = None,
+) -> Scenario:
+    """A scenario on the tiny map with the given fleet, rules per vehicle type and, per depot,
+    the SKUs it holds (every depot holds everything unless given)."""
+    stocks = holds or {}
+    locations = [
+        loc | ({"holds": stocks[loc["id"]]} if loc["id"] in stocks else {}) for loc in _LOCATIONS
+    ]
     return Scenario.model_validate(
         {
             "name": "tiny",
             "road_factor": 1.3,
-            "locations": _LOCATIONS,
+            "locations": locations,
             "catalog": _CATALOG,
             "fleet": list(fleet),
+            "vehicle_types": vehicle_types or {},
         }
     )

@@ -16,7 +16,12 @@ from schemas.topics import CONTRACTS, Topic
 # What each service consumes, as its handlers subscribe (services/<service>/handlers.py).
 CONSUMES = {
     "parser": {Topic.ORDERS_SUBMITTED, Topic.ORDERS_REVIEWED},
-    "planner": {Topic.ORDERS_PARSED, Topic.AUDIT_EVENTS},
+    "planner": {
+        Topic.ORDERS_PARSED,
+        Topic.AUDIT_EVENTS,
+        Topic.FLEET_REPORTED,
+        Topic.ZONES_DECLARED,
+    },
     "gate": {Topic.PLANS_PROPOSED, Topic.PLANS_DECIDED, Topic.PLANS_RELEASED},
 }
 
