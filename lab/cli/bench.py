@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from statistics import fmean, median
@@ -26,6 +28,8 @@ from lab.planner.bench import (
     read_instance,
     read_json_bks,
 )
+from lab.planner.multitrip import MultiTripResult, evaluate_multi_trip
+from lab.planner.multitrip import multi_trip as multi_trip_of
 from services.cli.context import console, fail
 from services.planner.problem import Problem
 from services.planner.solver import (
@@ -135,6 +139,14 @@ def planner(
         ),
     ] = None,
     vroom_threads: Annotated[int, typer.Option(help="Threads for --solver vroom.")] = 1,
+    multi_trip: Annotated[
+        bool,
+        typer.Option(
+            "--multi-trip",
+            help="Multi-trip variants generated from Solomon files (a quarter of the capacity, "
+            "the best-known fleet, the depot's window as the shift), one trip vs reloads.",
+        ),
+    ] = False,
 ) -> None:
     """Solve benchmark instances with the planner's solver (and others); re-check and score."""
     if not bks.is_file():
@@ -142,6 +154,10 @@ def planner(
     files = instance_paths(paths)[:limit]
     if not files:
         fail("no instance files (.txt or .vrp) found in the given paths")
+    if multi_trip:
+        params = config_params((config or ["default"])[0], time_limit, workers=workers)
+        _multi_trip(files, read_bks(bks), params, json_out)
+        return
     try:
         configs = {
             name: config_params(
@@ -187,6 +203,60 @@ def planner(
             ],
         }
         json_out.write_text(json.dumps(payload, indent=2))
+
+
+def _multi_trip(
+    files: list[Path], known: dict[str, Bks], params: SolveParams, json_out: Path | None
+) -> None:
+    """Each file's multi-trip variant, solved one trip per vehicle and with reloads."""
+    results = []
+    with Progress(TextColumn("{task.description}"), console=console, transient=True) as bar:
+        task = bar.add_task("solving")
+        for path in files:
+            instance = read_instance(path, known)
+            bar.update(task, description=f"solving {path.stem} one trip, then with reloads")
+            try:
+                variant = multi_trip_of(instance, known.get(instance.name.lower()))
+            except ValueError as err:
+                fail(str(err))
+            answer = partial(solve, params=params)
+            results.append(evaluate_multi_trip(variant, answer, time.monotonic))
+    console.print(multi_trip_table(results, params.time_limit_s))
+    if json_out is not None:
+        payload = {"params": params.as_dict(), "results": [asdict(r) for r in results]}
+        json_out.write_text(json.dumps(payload, indent=2))
+
+
+def multi_trip_table(results: list[MultiTripResult], time_limit: float) -> Table:
+    """One row per instance: who is served in one trip and with reloads."""
+    table = Table(
+        "instance",
+        "customers",
+        "vehicles x capacity",
+        "reload",
+        "served, one trip",
+        "served, reloads",
+        "reloads",
+        "distance",
+        "feasible",
+        caption=f"Multi-trip instances generated from Solomon's (not a public set): a quarter "
+        f"of the capacity, the best-known fleet, the depot's window as the shift (short on "
+        f"type-1 files), a reload at the depot as long as the mean service; {time_limit:g} s "
+        f"per solve",
+    )
+    for r in results:
+        table.add_row(
+            r.instance,
+            str(r.customers),
+            f"{r.vehicles} x {r.capacity}",
+            str(r.reload),
+            str(r.served_one_trip),
+            str(r.served),
+            str(r.reloads),
+            f"{r.distance:.1f}",
+            "yes" if r.feasible else f"[red]no: {r.problems[0]}[/]",
+        )
+    return table
 
 
 def _run(
