@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from services.cli import acl, audit, dlq, keys, lifecycle, models, orders, plans, reviews
+from services.cli import (
+    acl,
+    audit,
+    dlq,
+    fleet,
+    keys,
+    lifecycle,
+    models,
+    orders,
+    plans,
+    reviews,
+    zones,
+)
 from services.cli.config import show as show_config
 from services.cli.context import console, err_console, fail, run, settings
 from services.cli.status import status
@@ -34,6 +46,8 @@ reviews.app.command("watch")(lifecycle.watch)
 reviews.app.command("answer")(lifecycle.answer)
 reviews.app.command("amend")(lifecycle.amend)
 app.add_typer(plans.app, name="plans")
+app.add_typer(fleet.app, name="fleet")
+app.add_typer(zones.app, name="zones")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
