@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.wire"]
+
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.middlewares import AckPolicy
+from faststream.middlewares import AckPolicy, BaseMiddleware
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
-from schemas.topics import Topic
+from schemas.topics import CONTRACTS, Topic
 from services.common.codec import DecodeError, decode, encode
 from services.common.metrics import DEAD_LETTERS
 from services.common.security import kafka_security
@@ -45,7 +45,56 @@ def make_broker(
     )
 
 
-Handler = Callable[[KafkaMessage], Awaitable[None]]
+Handler = Callable[..., Awaitable[None]]
+# Asked before a record is decoded: True when the service has seen it already (a replay).
+Seen = Callable[[KafkaMessage], bool]
+
+
+def contract_decoder(topic: Topic, max_bytes: int) -> Callable[[Any], Awaitable[BaseModel]]:
+    """FastStream decoder: the record's value strictly decoded into the topic's contract, or
+    DecodeError (which the router's edge turns into a dead letter)."""
+    model = CONTRACTS[topic]
+
+    async def decode_contract(msg: Any) -> BaseModel:
+        return decode(model, msg.body, max_bytes)
+
+    return decode_contract
+
+
+def service_router(
+    broker: KafkaBroker, service: str, seen: Mapping[Topic, Seen] | None = None
+) -> KafkaRouter:
+    """A router whose typed subscribers never see an unreadable record.
+
+    Its middleware decodes each single record before the handler runs; a DecodeError is
+    dead-lettered with the reason and the original bytes, and the record is acknowledged, so
+    the handler takes its contract typed and nothing is lost. `seen` skips, per topic, records
+    the service already handled or dead-lettered (a replay), before decoding them again.
+    """
+    skip = dict(seen or {})
+
+    class Edge(BaseMiddleware):
+        async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+            if isinstance(msg.raw_message, (tuple, list)):  # batches read their own records
+                return await call_next(msg)
+            topic = Topic(msg.raw_message.topic)
+            if topic in skip and skip[topic](msg):
+                return None
+            try:
+                await msg.decode()  # cached: the handler receives this very object
+            except DecodeError as err:
+                await dead_letter(broker, topic, msg, err.reason, err.detail, service)
+                return None
+            return await call_next(msg)
+
+    return KafkaRouter(middlewares=(Edge,))
+
+
+def publishes(router: KafkaRouter, *topics: Topic) -> None:
+    """Declare what the router's handlers publish, with each topic's contract as its schema,
+    so the AsyncAPI document lists the send operations (they are sent with `publish_all`)."""
+    for topic in topics:
+        router.publisher(topic.value, schema=CONTRACTS[topic], title=f"{topic.value}:publish")
 
 
 def subscribe(
@@ -56,18 +105,26 @@ def subscribe(
     group_id: str | None,
     ack_policy: AckPolicy = AckPolicy.NACK_ON_ERROR,
     batch_max: int | None = None,
+    max_bytes: int | None = None,
 ) -> None:
     """Subscribe with the delivery contract: committed reads, commit only after success.
 
     Without a group the handler replays the topic from the start at every process start.
+    With `max_bytes` the handler takes the topic's contract, typed, as its first argument
+    (`contract_decoder`; on a `service_router`, unreadable records never reach it).
     """
+    decoder = contract_decoder(topic, max_bytes) if max_bytes is not None else None
     if group_id is None:
-        router.subscriber(topic.value, auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL)(
-            handler
-        )
+        router.subscriber(
+            topic.value,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            decoder=decoder,
+        )(handler)
         return
     router.subscriber(
         topic.value,
+        decoder=decoder,
         group_id=group_id,
         # With batch_max, a batch is handled, published and then committed as one.
         batch=batch_max is not None,

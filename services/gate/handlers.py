@@ -14,7 +14,7 @@ from schemas.envelope import utcnow
 from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
 from services.common.audit import ChainHead, append
-from services.common.broker import decode_or_dead_letter, publish, subscribe
+from services.common.broker import publish, publishes, service_router, subscribe
 from services.common.scenario import load_scenario
 from services.common.signing import UntrustedStoreError, load_verified_store
 from services.gate import metrics
@@ -72,40 +72,28 @@ class Gate:
             return 0.0
         return (utcnow() - min(plan.occurred_at for plan in waiting)).total_seconds()
 
-    async def on_plan_proposed(self, msg: KafkaMessage) -> None:
-        """Remember a proposed plan so decisions can be checked against it."""
+    def replayed_plan(self, msg: KafkaMessage) -> bool:
+        """A proposal read at start-up already, or dead-lettered before: not decoded again."""
         key = getattr(msg.raw_message, "key", None)
-        if isinstance(key, bytes) and key.decode(errors="replace") in self.state.plans:
-            return  # read at start-up already: skip decoding the replayed history
-        if _source(msg) in self.dead_lettered:
-            return
-        plan = await decode_or_dead_letter(
-            self.broker, Topic.PLANS_PROPOSED, PlanProposed, msg, self.settings, SERVICE
-        )
-        if plan is not None:
-            self.state.remember_plan(plan)
-            self._event(plan.plan_id).set()
-            metrics.PLANS_PENDING.set(self._pending())
+        known = isinstance(key, bytes) and key.decode(errors="replace") in self.state.plans
+        return known or self.dead_lettered_before(msg)
 
-    async def on_plan_released(self, msg: KafkaMessage) -> None:
+    def dead_lettered_before(self, msg: KafkaMessage) -> bool:
+        """A record dead-lettered before a restart: the replay skips it instead of repeating."""
+        return _source(msg) in self.dead_lettered
+
+    async def on_plan_proposed(self, plan: PlanProposed) -> None:
+        """Remember a proposed plan so decisions can be checked against it."""
+        self.state.remember_plan(plan)
+        self._event(plan.plan_id).set()
+        metrics.PLANS_PENDING.set(self._pending())
+
+    async def on_plan_released(self, release: PlanReleased) -> None:
         """Remember releases (ours, read back) so a plan is never released twice."""
-        if _source(msg) in self.dead_lettered:
-            return
-        release = await decode_or_dead_letter(
-            self.broker, Topic.PLANS_RELEASED, PlanReleased, msg, self.settings, SERVICE
-        )
-        if release is not None:
-            self.state.remember_release(release)
+        self.state.remember_release(release)
 
-    async def on_plan_decided(self, msg: KafkaMessage) -> None:
+    async def on_plan_decided(self, decision: PlanDecided, msg: KafkaMessage) -> None:
         """Verify a human decision; release the plan once its quorum of approvals is met."""
-        if _source(msg) in self.dead_lettered:
-            return
-        decision = await decode_or_dead_letter(
-            self.broker, Topic.PLANS_DECIDED, PlanDecided, msg, self.settings, SERVICE
-        )
-        if decision is None:
-            return
         source = _source(msg)
         self.sources[decision.message_id] = source
         kind = self.audited.get(source) if source else None
@@ -200,11 +188,24 @@ def _source(msg: KafkaMessage) -> str:
 
 
 def build_router(gate: Gate) -> KafkaRouter:
-    """Subscribe the gate's handlers to their topics."""
+    """Subscribe the gate's handlers to their topics, each taking its contract typed."""
     # No consumer group: every gate start re-reads proposals, releases and decisions from the
     # start, so partial approvals survive restarts and replays are recognised as duplicates.
-    router = KafkaRouter()
-    subscribe(router, Topic.PLANS_PROPOSED, gate.on_plan_proposed, group_id=None)
-    subscribe(router, Topic.PLANS_RELEASED, gate.on_plan_released, group_id=None)
-    subscribe(router, Topic.PLANS_DECIDED, gate.on_plan_decided, group_id=None)
+    router = service_router(
+        gate.broker,
+        SERVICE,
+        seen={
+            Topic.PLANS_PROPOSED: gate.replayed_plan,
+            Topic.PLANS_RELEASED: gate.dead_lettered_before,
+            Topic.PLANS_DECIDED: gate.dead_lettered_before,
+        },
+    )
+    limit = gate.settings.max_message_bytes
+    for topic, handler in (
+        (Topic.PLANS_PROPOSED, gate.on_plan_proposed),
+        (Topic.PLANS_RELEASED, gate.on_plan_released),
+        (Topic.PLANS_DECIDED, gate.on_plan_decided),
+    ):
+        subscribe(router, topic, handler, group_id=None, max_bytes=limit)
+    publishes(router, Topic.PLANS_RELEASED, Topic.AUDIT_EVENTS)
     return router

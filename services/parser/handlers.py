@@ -25,9 +25,10 @@ from schemas.orders import (
 from schemas.topics import Topic
 from services.common.broker import (
     dead_letter_record,
-    decode_or_dead_letter,
     publish_all,
+    publishes,
     records_of,
+    service_router,
     subscribe,
 )
 from services.common.codec import DecodeError
@@ -175,13 +176,8 @@ class Parser:
             refused.append(refused_answer(order, checked))
         return kept, refused
 
-    async def on_order_reviewed(self, msg: KafkaMessage) -> None:
+    async def on_order_reviewed(self, review: OrderReviewed) -> None:
         """Apply a person's signed safety review: release the held order or refuse it."""
-        review = await decode_or_dead_letter(
-            self.broker, Topic.ORDERS_REVIEWED, OrderReviewed, msg, self.settings, SERVICE
-        )
-        if review is None:
-            return
         await self.refresh_reviews(self.reviews)
         trust = self._trusted()
         checked = (
@@ -287,8 +283,10 @@ async def _no_refresh(state: ReviewState) -> None:
 
 
 def build_router(parser: Parser) -> KafkaRouter:
-    """Subscribe the parser to submitted orders."""
-    router = KafkaRouter()
+    """Subscribe the parser to submitted orders and to safety reviews."""
+    router = service_router(parser.broker, SERVICE)
+    # Submitted orders are read record by record (`intake.read_order`): plain text from any
+    # Kafka client is an order too, and each record of a batch meets its own fate.
     subscribe(
         router,
         Topic.ORDERS_SUBMITTED,
@@ -301,5 +299,7 @@ def build_router(parser: Parser) -> KafkaRouter:
         Topic.ORDERS_REVIEWED,
         parser.on_order_reviewed,
         group_id=f"{parser.settings.group_id}-reviews",
+        max_bytes=parser.settings.max_message_bytes,
     )
+    publishes(router, Topic.ORDERS_PARSED, Topic.ORDERS_REJECTED)
     return router

@@ -25,6 +25,8 @@ from services.common.broker import (
     dead_letter_value,
     decode_or_dead_letter,
     publish,
+    publishes,
+    service_router,
     subscribe,
 )
 from services.common.codec import encode
@@ -70,14 +72,11 @@ class Planner:
         self.fleet = FleetState()
         self.zones = ZoneBook()
 
-    async def on_order_parsed(self, msg: KafkaMessage) -> None:
+    async def on_order_parsed(self, order: OrderParsed, msg: KafkaMessage) -> None:
         """Add an order to the open batch; flush when the batch is full."""
         async with self._lock:
-            self._last = msg
-            order = await decode_or_dead_letter(
-                self.broker, Topic.ORDERS_PARSED, OrderParsed, msg, self.settings, SERVICE
-            )
-            full = self.batcher.add(order, utcnow()) if order is not None else None
+            self._last = msg  # committed once the batch it joins is planned
+            full = self.batcher.add(order, utcnow())
             metrics.PENDING.set(len(self.batcher))
             if full:
                 await self._plan(full)
@@ -97,13 +96,8 @@ class Planner:
             except Exception:  # the loop must survive; the failure is logged and retried
                 log.exception("batch flush failed; will retry")
 
-    async def on_audit(self, msg: KafkaMessage) -> None:
+    async def on_audit(self, entry: AuditRecorded) -> None:
         """Follow the gate's outcomes: a release may lock stops the head must keep."""
-        entry = await decode_or_dead_letter(
-            self.broker, Topic.AUDIT_EVENTS, AuditRecorded, msg, self.settings, SERVICE
-        )
-        if entry is None:
-            return
         async with self._lock:
             basis = self.lineage.on_outcome(entry.kind, entry.plan_id)
             if basis is not None:
@@ -361,20 +355,25 @@ def count_matrix_fallback(provider: str, reason: str) -> None:
 
 
 def build_router(planner: Planner) -> KafkaRouter:
-    """Subscribe the planner to parsed orders; offsets are committed only after a plan."""
-    router = KafkaRouter()
+    """Subscribe the planner to parsed orders (offsets are committed only after a plan), the
+    gate's outcomes and the theater's state topics."""
+    router = service_router(planner.broker, SERVICE)
+    limit = planner.settings.max_message_bytes
     subscribe(
         router,
         Topic.ORDERS_PARSED,
         planner.on_order_parsed,
         group_id=planner.settings.group_id,
         ack_policy=AckPolicy.MANUAL,
+        max_bytes=limit,
     )
     if planner.settings.replan:
         # No group, from the start: every planner instance follows the gate's outcomes for
         # its own plans, including those decided while it was down.
-        subscribe(router, Topic.AUDIT_EVENTS, planner.on_audit, group_id=None)
+        subscribe(router, Topic.AUDIT_EVENTS, planner.on_audit, group_id=None, max_bytes=limit)
     # The state topics, whole at every start: every instance plans with the same theater.
+    # Their handlers read records raw: a tombstone (no value) removes a vehicle or a zone.
     subscribe(router, Topic.FLEET_REPORTED, planner.on_vehicle_reported, group_id=None)
     subscribe(router, Topic.ZONES_DECLARED, planner.on_zone_declared, group_id=None)
+    publishes(router, Topic.PLANS_PROPOSED, Topic.PLANS_DISRUPTED)
     return router

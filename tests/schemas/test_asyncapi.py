@@ -24,6 +24,14 @@ CONSUMES = {
     },
     "gate": {Topic.PLANS_PROPOSED, Topic.PLANS_DECIDED, Topic.PLANS_RELEASED},
 }
+# What each service's router declares it publishes.
+PUBLISHES = {
+    "parser": {Topic.ORDERS_PARSED, Topic.ORDERS_REJECTED},
+    "planner": {Topic.PLANS_PROPOSED, Topic.PLANS_DISRUPTED},
+    "gate": {Topic.PLANS_RELEASED, Topic.AUDIT_EVENTS},
+}
+# Subscribers that read raw records, whose payload FastStream cannot know.
+RAW = {Topic.ORDERS_SUBMITTED, Topic.FLEET_REPORTED, Topic.ZONES_DECLARED}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +52,7 @@ def test_the_exported_documents_equal_a_fresh_export(fresh: dict[str, str]) -> N
     assert exported == fresh, "run `make schemas` and commit schemas/json/asyncapi"
 
 
-def test_one_document_per_service_with_its_channels_and_receive_operations(
+def test_one_document_per_service_with_its_channels_and_operations(
     fresh: dict[str, str],
 ) -> None:
     assert set(fresh) == {f"asyncapi/{service}.json" for service in CONSUMES}
@@ -52,28 +60,39 @@ def test_one_document_per_service_with_its_channels_and_receive_operations(
         document = _document(fresh, service)
         assert document["asyncapi"] == "3.0.0"
         assert document["info"]["title"] == f"Quartermaster {service}"
-        channels = document["channels"].values()
-        assert {Topic(channel["address"]) for channel in channels} == topics
+        channels = document["channels"]
         operations = document["operations"].values()
-        assert len(operations) == len(topics)
-        assert {operation["action"] for operation in operations} == {"receive"}
+        by_action: dict[str, set[Topic]] = {"receive": set(), "send": set()}
+        for operation in operations:
+            channel = channels[operation["channel"]["$ref"].rsplit("/", 1)[-1]]
+            by_action[operation["action"]].add(Topic(channel["address"]))
+        assert by_action == {"receive": topics, "send": PUBLISHES[service]}
 
 
-def test_every_message_names_its_contract_and_the_empty_payload_is_explained(
+def test_typed_payloads_are_the_contracts_and_raw_ones_are_explained(
     fresh: dict[str, str],
 ) -> None:
     for service in CONSUMES:
         document = _document(fresh, service)
         assert "EmptyPayload" in document["info"]["description"]
+        schemas = document["components"].get("schemas", {})
         for channel in document["channels"].values():
             topic = Topic(channel["address"])
             for ref in channel["messages"].values():
                 name = ref["$ref"].rsplit("/", 1)[-1]
-                contract = document["components"]["messages"][name]["x-contract"]
+                message = document["components"]["messages"][name]
+                contract = message["x-contract"]
                 assert contract["model"] == CONTRACTS[topic].__name__
                 assert (schema_export.OUT_DIR / "asyncapi" / contract["schema"]).resolve() == (
                     schema_export.OUT_DIR / f"{topic.value}.schema.json"
                 ).resolve()
+                payload = message["payload"]["$ref"].rsplit("/", 1)[-1]
+                received = name.endswith("SubscribeMessage")
+                if received and topic in RAW:
+                    assert payload == "EmptyPayload"
+                else:
+                    assert payload == CONTRACTS[topic].__name__, (service, name)
+                    assert schemas[payload]["title"] == CONTRACTS[topic].__name__
 
 
 def test_the_export_ignores_this_machines_kafka_settings(
@@ -111,6 +130,7 @@ def test_faststream_docs_serve_reads_the_documents_and_keeps_the_contracts() -> 
     for service, topics in CONSUMES.items():
         raw = (schema_export.OUT_DIR / "asyncapi" / f"{service}.json").read_bytes()
         parsed = json.loads(model_parse(ApplicationSchema, raw).to_json())
-        assert {Topic(c["address"]) for c in parsed["channels"].values()} == topics
-        contracts = [m["x-contract"]["model"] for m in parsed["components"]["messages"].values()]
-        assert sorted(contracts) == sorted(CONTRACTS[topic].__name__ for topic in topics)
+        addresses = {Topic(c["address"]) for c in parsed["channels"].values()}
+        assert addresses == topics | PUBLISHES[service]
+        contracts = {m["x-contract"]["model"] for m in parsed["components"]["messages"].values()}
+        assert contracts == {CONTRACTS[t].__name__ for t in topics | PUBLISHES[service]}
