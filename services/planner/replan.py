@@ -156,6 +156,8 @@ class Lineage:
         base = head if is_open or anchor is None else self.plans[anchor]
         if anchor is not None:
             self.freed.update((anchor, v) for v in vehicles)
+        if moved and anchor in self.plans:  # name only the vehicles whose released stops move
+            vehicles = {r.vehicle_id for r in self.plans[anchor].plan.routes} & vehicles
         return Disruption(
             self._basis(base), anchor if moved else None, tuple(sorted(vehicles)), moved
         )
