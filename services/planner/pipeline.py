@@ -16,7 +16,7 @@ from services.planner.problem import MatrixProvider, PlanParams, Problem, build_
 from services.planner.roads import FallbackHook, matrix_for
 from services.planner.solver import Progress, Solution, SolveParams, solve
 from services.planner.verify import verify
-from services.planner.zones import ZoneAwareMatrix, ZoneBook, ring, zone_violations
+from services.planner.zones import ZoneAwareMatrix, ZoneBook, explained, ring, zone_violations
 
 
 class PlanInvalid(RuntimeError):
@@ -59,6 +59,9 @@ def plan_batch(
     solution = solve(problem, solve_params, progress)
     _check_locks_kept(problem, solution)
     plan = make_plan(orders, scenario, loaded.version, solution, problem, params, now)
+    if zones is not None:
+        closed = zones.active(now, until)
+        plan = explained(plan, {o.order_id: o.destination for o in orders}, scenario, closed)
     if fleet is not None or zones is not None:
         plan = stamped(plan, zones, fleet)
     violations = verify(

@@ -9,7 +9,7 @@ the poles are out of scope.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -263,3 +263,51 @@ def cut_vehicles(
 def route_places_ids(route: Route) -> tuple[str, ...]:
     """The order ids of a route's stops, in order."""
     return tuple(stop.order_id for stop in route.stops)
+
+
+def blocked_reason(
+    destination: str, scenario: Scenario, zones: Sequence[ZoneDeclared]
+) -> str | None:
+    """Why a closed area keeps an order from its destination, if one does: the place lies in a
+    zone, or the direct drive from every depot crosses one."""
+    where = scenario.location_by_id
+    to = (where[destination].lat, where[destination].lon)
+    inside = [z for z in zones if crosses(to, to, z)]
+    if inside:
+        return f"{destination} lies in closed area {_named(inside)}"
+    depots = sorted({v.depot for v in scenario.fleet})
+    blocking = []
+    for depot in depots:
+        start = (where[depot].lat, where[depot].lon)
+        found = [z for z in zones if crosses(start, to, z)]
+        if not found:
+            return None
+        blocking += [z for z in found if z not in blocking]
+    if not blocking:
+        return None
+    return (
+        f"the direct drive from every depot to {destination} crosses closed area {_named(blocking)}"
+    )
+
+
+def _named(zones: Sequence[ZoneDeclared]) -> str:
+    return ", ".join(f"{z.zone_id} ({z.reason or 'no reason given'})" for z in zones)
+
+
+def explained(
+    plan: PlanProposed,
+    destinations: Mapping[str, str],
+    scenario: Scenario,
+    zones: Sequence[ZoneDeclared],
+) -> PlanProposed:
+    """The plan with each order a closed area keeps out of reach said to be unserved for that
+    (the screen alone would report a 20 000 km drive); `destinations` maps order id to place.
+    The caller re-hashes the plan."""
+    if not zones or not plan.unserved:
+        return plan
+    unserved = []
+    for item in plan.unserved:
+        place = destinations.get(item.order_id, "")
+        why = blocked_reason(place, scenario, zones) if place in scenario.location_by_id else None
+        unserved.append(item.model_copy(update={"reason": why}) if why else item)
+    return plan.model_copy(update={"unserved": tuple(unserved)})

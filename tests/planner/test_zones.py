@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from schemas.theater import Position
@@ -13,6 +15,7 @@ from schemas.zones import Circle, ZoneDeclared
 from services.common.scenario import LoadedScenario
 from services.planner.pipeline import plan_batch, stamped
 from services.planner.problem import GreatCircleMatrix, PlanParams
+from services.planner.roads import OsrmTableMatrix, matrix_for
 from services.planner.zones import (
     FORBIDDEN_M,
     ZoneAwareMatrix,
@@ -173,6 +176,15 @@ def test_an_order_every_way_to_which_crosses_a_zone_is_left_unserved(order: Orde
     book.apply("Z1", zone())
     plan = plan_batch([order("a", "FOB-1", ("TARP", 1))], one, NOW, PlanParams(), FAST, zones=book)
     assert plan.routes == () and [u.order_id for u in plan.unserved] == ["a"]
+    assert plan.unserved[0].reason == (
+        "the direct drive from every depot to FOB-1 crosses closed area Z1 (flooded road)"
+    )
+    inside = ZoneBook()
+    inside.apply("Z2", zone("Z2", circle=(35.1, 44.0, 500)))
+    plan = plan_batch(
+        [order("a", "FOB-1", ("TARP", 1))], one, NOW, PlanParams(), FAST, zones=inside
+    )
+    assert plan.unserved[0].reason == "FOB-1 lies in closed area Z2 (flooded road)"
 
 
 def test_a_new_zone_cuts_the_routes_still_to_drive(order: OrderFactory, loaded):
@@ -193,3 +205,31 @@ def test_a_new_zone_cuts_the_routes_still_to_drive(order: OrderFactory, loaded):
     # Once the routes are driven, nothing is left to cut.
     end = max(r.end for r in plan.routes)
     assert cut_vehicles(plan, loaded.scenario, zone(), end) == {}
+
+
+def test_valhalla_is_told_to_route_around_closed_areas_and_osrm_is_not(monkeypatch):
+    """exclude_polygons carries each zone's ring as [lon, lat] corners; a circle as 16."""
+    sent: dict[str, Any] = {}
+
+    class Answer:
+        def raise_for_status(self) -> None:
+            return None
+
+        def json(self) -> dict[str, Any]:
+            cell = {"distance": 1.0}
+            return {"sources_to_targets": [[cell, cell], [cell, cell]]}
+
+    def post(url: str, json: dict[str, Any], timeout: float) -> Answer:
+        sent.update(json)
+        return Answer()
+
+    monkeypatch.setattr(httpx, "post", post)
+    closed = (zone(), zone("Z2", polygon=SQUARE))
+    avoid = tuple(ring(z) for z in closed)
+    valhalla = matrix_for("http://roads.invalid", 1.3, "valhalla", avoid=avoid)
+    assert valhalla.matrix([DEPOT_A, FOB_2]) == [[1000, 1000], [1000, 1000]]
+    polygons = sent["exclude_polygons"]
+    assert [len(p) for p in polygons] == [16, 4]
+    assert polygons[1][0] == [SQUARE[0][1], SQUARE[0][0]]  # lon first
+    osrm = matrix_for("http://roads.invalid", 1.3, "osrm", avoid=avoid)
+    assert isinstance(osrm, OsrmTableMatrix) and osrm.avoid == avoid  # kept, never sent
