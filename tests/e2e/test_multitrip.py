@@ -21,9 +21,10 @@ pytestmark = pytest.mark.kafka
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "scenarios" / "demo.yaml"
 # Four pallets (3800 kg) each: one 5 t truck carries one order per trip, never two. Within
 # 12 hours its shifts are at most two (today's and tomorrow's), so one trip each serves at most
-# two of the four orders: only reloads serve them all.
+# two of the four orders: only reloads serve them all. Priority, so that earlier tests' routine
+# orders re-read from the shared topics into the same batch never take the truck from them.
 ORDERS = [
-    f"REQ 4 pallets of bottled water to {place} within 12 hrs. Routine. SGT T. BELL"
+    f"REQ 4 pallets of bottled water to {place} within 12 hrs. Priority: high. SGT T. BELL"
     for place in ("FOB Halcyon", "Solane", "Pietrafina", "Lantern Camp")
 ]
 
@@ -63,6 +64,7 @@ def test_reloads_serve_four_truckloads_with_one_truck_and_its_crew_rests(stack, 
     stack.start("planner", QM_PLANNER_BATCH_MAX_ORDERS="100", QM_PLANNER_BATCH_WINDOW_S="4")
     stack.start("parser", QM_PARSER_BACKEND="rules")
     order_ids = set(_submit(stack, tmp_path, ORDERS))
+    assert len(order_ids) == len(ORDERS)
 
     plans = wait_for(
         "a plan with both orders",
@@ -79,6 +81,9 @@ def test_reloads_serve_four_truckloads_with_one_truck_and_its_crew_rests(stack, 
     )
 
     plan = release.plan
+    assert {s.priority.value for r in plan.routes for s in r.stops if s.order_id in order_ids} == {
+        "priority"
+    }
     assert not {u.order_id for u in plan.unserved} & order_ids, plan.unserved
     routes = [r for r in plan.routes if {s.order_id for s in r.stops} & order_ids]
     assert {s.order_id for r in routes for s in r.stops} >= order_ids
