@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,9 +13,12 @@ from schemas.envelope import content_id, utcnow
 from schemas.topics import Topic
 from schemas.zones import Circle, ZoneDeclared
 from services.cli.context import console, fail, print_json, run, settings
+from services.cli.ledger import find, load_ledger, load_orders
 from services.cli.publishing import send_many
+from services.cli.routemap import render
 from services.cli.theater import latest, point, signed, when
 from services.common.kafka import KafkaUnavailable
+from services.common.scenario import load_scenario
 
 app = typer.Typer(help="Closed areas no route may cross (zones.declared.v1).", no_args_is_help=True)
 
@@ -137,3 +141,28 @@ def list_zones(
             f"{z.zone_id:<12} {state:<12} {shape}, {frm} → {to} — "
             f"{escape(z.reason)} ({z.operator_id})"
         )
+
+
+@app.command("map")
+def map_plan(
+    plan_id: Annotated[str, typer.Argument(help="The plan (a unique prefix will do).")],
+    out: Annotated[Path, typer.Option(help="Where to write the HTML map.")] = Path("map.html"),
+) -> None:
+    """The plan's route map with today's closed areas drawn over it (one offline HTML file)."""
+    common = settings()
+    try:
+        ledger = run(load_ledger(common))
+        orders = run(load_orders(common))
+    except KafkaUnavailable as err:
+        fail(str(err))
+    view = find(ledger, plan_id)
+    if view is None:
+        fail(f"no plan {plan_id!r}; `qm plans list` shows the plan ids")
+    zones = [
+        z for z in latest(Topic.ZONES_DECLARED, ZoneDeclared, "zone_id").values() if not z.lifted
+    ]
+    scenario = load_scenario(common.scenario).scenario
+    out.write_text(render(view.plan, scenario, orders, zones))
+    console.print(
+        f"route map of {view.plan.plan_id} with {len(zones)} closed area(s) written to {out}"
+    )

@@ -54,3 +54,26 @@ def test_an_order_text_cannot_inject_markup_into_the_map():
 def test_a_stop_whose_order_is_missing_says_so_on_hover():
     html = render(f.plan(), load_scenario(DEFAULT_SCENARIO).scenario, {})
     assert "<title>ord-1: order text not found on orders.parsed.v1</title>" in html
+
+
+def test_closed_areas_are_drawn_over_the_routes_with_their_reason():
+    from schemas.theater import Position
+    from schemas.zones import Circle, ZoneDeclared
+
+    def zone(zone_id: str, **shape: object) -> ZoneDeclared:
+        fields = {"message_id": "m", "occurred_at": f.NOW, "zone_id": zone_id,
+                  "declared_at": f.NOW, "operator_id": "duty-officer", "role": "approver",
+                  "reason": f"{zone_id} <flooded>", **shape}  # fmt: skip
+        return ZoneDeclared.model_validate(fields)
+
+    ring = tuple(Position(lat=a, lon=b) for a, b in ((41.1, 16.4), (41.1, 16.5), (41.2, 16.5)))
+    zones = [
+        zone("Z-BRIDGE", circle=Circle(center=Position(lat=41.13, lon=16.45), radius_m=1500)),
+        zone("Z-FORD", polygon=ring),
+    ]
+    html = render(f.plan(), load_scenario(DEFAULT_SCENARIO).scenario, zones=zones)
+    assert html.count('stroke-dasharray="6 3"') == 2
+    assert re.search(r'<circle cx="[\d.]+" cy="[\d.]+" r="[\d.]+" fill="#d62728"', html)
+    assert "<polygon points=" in html
+    assert "Z-BRIDGE closed: Z-BRIDGE &lt;flooded&gt;" in html  # the reason, escaped
+    assert "closed area Z-FORD" in html
