@@ -199,18 +199,17 @@ def load(
 
 def _serve_replay_parser() -> None:
     """A parser process with the LOAD-TEST replay backend, which the product does not have."""
-    from prometheus_client import REGISTRY
-
     from lab.parser.replay import ReplayBackend
     from services.common.logs import configure_logging
+    from services.common.metrics import app_registry
     from services.parser.app import build_app
     from services.parser.settings import ParserSettings
 
-    configure_logging("parser")
     parser_settings = ParserSettings()
+    configure_logging("parser", parser_settings.log_level)
     backend = ReplayBackend(os.environ["QM_BENCH_REPLAY_CORPUS"])
     logging.getLogger("qm.parser").warning("LOAD-TEST parser with the replay backend")
-    app, _ = build_app(parser_settings, backend, REGISTRY)
+    app, _ = build_app(parser_settings, backend, app_registry())
     asyncio.run(app.run())
 
 

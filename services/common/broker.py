@@ -7,17 +7,18 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy, BaseMiddleware
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel
 
 from schemas.topics import CONTRACTS, Topic
 from services.common.codec import DecodeError, decode, encode
-from services.common.metrics import DEAD_LETTERS
+from services.common.metrics import dead_letters_counter
 from services.common.security import kafka_security
 from services.common.settings import CommonSettings
 
@@ -28,21 +29,27 @@ log = logging.getLogger("qm")
 def make_broker(
     settings: CommonSettings, service: str, registry: CollectorRegistry | None = None
 ) -> KafkaBroker:
-    """An idempotent, all-acks producer plus consumers that commit only after success."""
-    middlewares = (
-        (KafkaPrometheusMiddleware(registry=registry, app_name=f"qm-{service}"),)
-        if registry is not None
-        else ()
-    )
-    return KafkaBroker(
+    """An idempotent, all-acks producer plus consumers that commit only after success; a
+    service's messages and dead letters are counted on its app's `registry` (the CLI's, which
+    has none, nowhere)."""
+    broker = KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"qm-{service}",
         enable_idempotence=True,
         security=kafka_security(settings),
         acks="all",
-        middlewares=middlewares,
+        middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name=f"qm-{service}"),)
+        if registry is not None
+        else (),
         logger=logging.getLogger(f"qm.{service}"),
     )
+    if registry is not None:
+        _DEAD_LETTERS[broker] = dead_letters_counter(registry)
+    return broker
+
+
+# The dead-letter counter of each service broker, on that app's registry.
+_DEAD_LETTERS: WeakKeyDictionary[KafkaBroker, Counter] = WeakKeyDictionary()
 
 
 Handler = Callable[..., Awaitable[None]]
@@ -205,7 +212,9 @@ async def dead_letter_value(
         **(where or {}),
     }
     await broker.publish(value, source.dlq, key=key, headers=headers)
-    DEAD_LETTERS.labels(service=service, topic=source.value, reason=reason).inc()
+    counter = _DEAD_LETTERS.get(broker)
+    if counter is not None:
+        counter.labels(service=service, topic=source.value, reason=reason).inc()
     log.warning("dead-lettered a message from %s: %s (%s)", source.value, reason, detail[:200])
 
 

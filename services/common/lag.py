@@ -10,17 +10,13 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from prometheus_client import Gauge
+from prometheus_client import CollectorRegistry, Gauge
 
+from services.common.metrics import consumer_lag_gauge
 from services.common.security import aiokafka_security_kwargs, kafka_security
 
 log = logging.getLogger("qm")
 
-CONSUMER_LAG = Gauge(
-    "qm_consumer_lag",
-    "Messages a consumer group has not committed yet, per partition.",
-    ["group", "topic", "partition"],
-)
 
 # Broker errors, network errors and timeouts all mean "try again next round".
 TRANSIENT = (KafkaError, OSError, asyncio.TimeoutError)
@@ -113,18 +109,21 @@ class LagReader:
         )
 
 
-def publish(group_id: str, rows: Iterable[PartitionLag]) -> None:
+def publish(gauge: Gauge, group_id: str, rows: Iterable[PartitionLag]) -> None:
     """Set the qm_consumer_lag gauge for each partition."""
     for row in rows:
-        CONSUMER_LAG.labels(group=group_id, topic=row.topic, partition=str(row.partition)).set(
-            row.lag
-        )
+        gauge.labels(group=group_id, topic=row.topic, partition=str(row.partition)).set(row.lag)
 
 
 async def lag_loop(
-    bootstrap: str, group_id: str, topics: list[str], interval_s: float = 5.0
+    registry: CollectorRegistry,
+    bootstrap: str,
+    group_id: str,
+    topics: list[str],
+    interval_s: float = 5.0,
 ) -> None:
     """Publish the group's lag every interval until cancelled; retry after broker errors."""
+    gauge = consumer_lag_gauge(registry)
     reader: LagReader | None = None
     try:
         while True:
@@ -132,7 +131,7 @@ async def lag_loop(
                 if reader is None:
                     reader = LagReader(bootstrap)
                     await reader.start()
-                publish(group_id, await reader.group_lag(group_id, topics))
+                publish(gauge, group_id, await reader.group_lag(group_id, topics))
             except TRANSIENT as err:
                 log.warning(
                     "consumer lag of %s unavailable, retrying in %.0fs: %r",

@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from faststream import FastStream
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from services.common.kafka import ensure_topics
 from services.common.metrics import serve_metrics
@@ -20,7 +20,7 @@ def wire_live(
     app: FastStream,
     settings: CommonSettings,
     metrics_port: int,
-    registry: CollectorRegistry | None,
+    registry: CollectorRegistry,
     *loops: Loop,
 ) -> None:
     """Create topics and serve /metrics before consuming; run loops until shutdown."""
@@ -29,7 +29,7 @@ def wire_live(
     @app.on_startup
     async def prepare() -> None:
         await ensure_topics(settings.kafka_bootstrap, settings.partitions)
-        serve_metrics(metrics_port, registry or REGISTRY, settings.metrics_host)
+        serve_metrics(metrics_port, registry, settings.metrics_host)
 
     @app.after_startup
     async def start_loops() -> None:

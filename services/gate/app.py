@@ -12,6 +12,7 @@ from services.common.kafka import read_topics
 from services.common.lifecycle import wire_live
 from services.gate.handlers import Gate, build_router
 from services.gate.history import TOPICS, fold
+from services.gate.metrics import GateMetrics
 from services.gate.settings import GateSettings
 
 log = logging.getLogger("qm.gate")
@@ -33,9 +34,11 @@ async def preload(gate: Gate) -> None:
 def build_app(
     settings: GateSettings, registry: CollectorRegistry | None = None, *, live: bool = True
 ) -> tuple[FastStream, Gate]:
-    """The gate app; `live=False` skips Kafka preloading and the metrics server (tests)."""
+    """The gate app, counting on `registry` (a fresh one when not given); `live=False` skips
+    Kafka preloading and the metrics server (tests)."""
+    registry = registry if registry is not None else CollectorRegistry()
     broker = make_broker(settings, "gate", registry)
-    gate = Gate(settings, broker)
+    gate = Gate(settings, broker, GateMetrics.on(registry))
     broker.include_router(build_router(gate))
     app = FastStream(broker)
     if live:

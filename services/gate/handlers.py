@@ -8,6 +8,7 @@ import logging
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry
 
 from schemas.audit import AuditKind
 from schemas.envelope import utcnow
@@ -17,7 +18,7 @@ from services.common.audit import ChainHead, append
 from services.common.broker import publish, publishes, service_router, subscribe
 from services.common.scenario import load_scenario
 from services.common.signing import UntrustedStoreError, load_verified_store
-from services.gate import metrics
+from services.gate.metrics import GateMetrics
 from services.gate.rules import GateState, Outcome, Policy, Refusal, Withdrawn, evaluate
 from services.gate.settings import GateSettings
 
@@ -28,8 +29,11 @@ SERVICE = "gate"
 class Gate:
     """The gate's state and the handlers that change it."""
 
-    def __init__(self, settings: GateSettings, broker: KafkaBroker) -> None:
+    def __init__(
+        self, settings: GateSettings, broker: KafkaBroker, metrics: GateMetrics | None = None
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or GateMetrics.on(CollectorRegistry())
         self.broker = broker
         self.state = GateState()
         # The gate's own catalog: which items need two people is never read from a plan.
@@ -47,8 +51,8 @@ class Gate:
         self.audited: dict[str, AuditKind] = {}
         # Records dead-lettered before a restart: the replay skips them instead of repeating.
         self.dead_lettered: set[str] = set()
-        metrics.OLDEST_PENDING.set_function(self.oldest_pending_seconds)
-        metrics.PLANS_KNOWN.set_function(lambda: len(self.state.plans))
+        self.metrics.oldest_pending.set_function(self.oldest_pending_seconds)
+        self.metrics.plans_known.set_function(lambda: len(self.state.plans))
 
     def _event(self, plan_id: str) -> asyncio.Event:
         return self._arrived.setdefault(plan_id, asyncio.Event())
@@ -86,7 +90,7 @@ class Gate:
         """Remember a proposed plan so decisions can be checked against it."""
         self.state.remember_plan(plan)
         self._event(plan.plan_id).set()
-        metrics.PLANS_PENDING.set(self._pending())
+        self.metrics.plans_pending.set(self._pending())
 
     async def on_plan_released(self, release: PlanReleased) -> None:
         """Remember releases (ours, read back) so a plan is never released twice."""
@@ -104,7 +108,7 @@ class Gate:
         ):
             self.state.restore(decision, kind)
             return
-        metrics.DECISIONS.labels(decision=decision.decision.value).inc()
+        self.metrics.decisions.labels(decision=decision.decision.value).inc()
         if decision.plan_id not in self.state.plans:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
@@ -124,9 +128,9 @@ class Gate:
             await publish(
                 self.broker, Topic.PLANS_RELEASED, outcome.release, outcome.release.plan_id
             )
-            metrics.RELEASES.inc()
+            self.metrics.releases.inc()
         if outcome.refusal is not None:
-            metrics.REFUSALS.labels(reason=outcome.refusal.value).inc()
+            self.metrics.refusals.labels(reason=outcome.refusal.value).inc()
         log.log(
             logging.WARNING if outcome.refusal else logging.INFO,
             "decision %s on %s by %s: %s (%s)",
@@ -136,14 +140,14 @@ class Gate:
             _kind(outcome),
             outcome.refusal.value if outcome.refusal else outcome.detail,
         )
-        metrics.PLANS_PENDING.set(self._pending())
+        self.metrics.plans_pending.set(self._pending())
 
     async def _withdraw(self, gone: Withdrawn) -> None:
         """Audit that an approval given earlier no longer counts, under its own record."""
         decision = gone.decision
         source = self.sources.get(decision.message_id, "")
         await self._audit(decision, Outcome(gone.refusal, f"withdrawn: {gone.detail}"), source)
-        metrics.REFUSALS.labels(reason=gone.refusal.value).inc()
+        self.metrics.refusals.labels(reason=gone.refusal.value).inc()
         log.warning(
             "approval %s on %s by %s no longer counts: %s (%s)",
             decision.message_id,

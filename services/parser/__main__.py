@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from prometheus_client import REGISTRY
-
 from services.common.logs import configure_logging
+from services.common.metrics import app_registry
 from services.common.settings import load_settings
 from services.parser.app import build_app
 from services.parser.backends import build_backend, build_judge
@@ -25,7 +24,7 @@ def main() -> None:
         backend.name if backend else "rules",
         judge.name if judge else "off",
     )
-    app, _ = build_app(settings, backend, REGISTRY, judge=judge)
+    app, _ = build_app(settings, backend, app_registry(), judge=judge)
     asyncio.run(app.run())
 
 

@@ -16,6 +16,7 @@ from services.common.scenario import load_scenario
 from services.parser.handlers import Parser, build_router
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend
+from services.parser.metrics import ParserMetrics
 from services.parser.review import HISTORY_TOPICS, ReviewState
 from services.parser.settings import ParserSettings
 
@@ -38,9 +39,12 @@ def build_app(
     live: bool = True,
     judge: RedLineJudge | None = None,
 ) -> tuple[FastStream, Parser]:
-    """The parser app; `live=False` skips topic creation and the metrics server (tests)."""
+    """The parser app, counting on `registry` (a fresh one when not given); `live=False` skips
+    topic creation and the metrics server (tests)."""
+    registry = registry if registry is not None else CollectorRegistry()
     broker = make_broker(settings, "parser", registry)
-    parser = Parser(settings, broker, load_scenario(settings.scenario).scenario, backend, judge)
+    scenario = load_scenario(settings.scenario).scenario
+    parser = Parser(settings, broker, scenario, backend, judge, ParserMetrics.on(registry))
     broker.include_router(build_router(parser))
     app = FastStream(broker)
     if live:
@@ -51,7 +55,10 @@ def build_app(
             settings.metrics_port,
             registry,
             lambda: lag_loop(
-                settings.kafka_bootstrap, settings.group_id, [Topic.ORDERS_SUBMITTED.value]
+                registry,
+                settings.kafka_bootstrap,
+                settings.group_id,
+                [Topic.ORDERS_SUBMITTED.value],
             ),
         )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from schemas.envelope import utcnow
@@ -34,11 +35,11 @@ from services.common.broker import (
 from services.common.codec import DecodeError
 from services.common.scenario import Scenario
 from services.common.signing import TrustStore, UntrustedStoreError, load_verified_store
-from services.parser import metrics
 from services.parser.backends import safety_params
 from services.parser.intake import read_order, where_of
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
+from services.parser.metrics import ParserMetrics
 from services.parser.pipeline import ParseResult, parse_many, read_released, to_messages
 from services.parser.review import (
     ReviewCheck,
@@ -66,8 +67,10 @@ class Parser:
         scenario: Scenario,
         backend: LLMBackend | None,
         judge: RedLineJudge | None = None,
+        metrics: ParserMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or ParserMetrics.on(CollectorRegistry())
         self.judge = judge
         self.safety = safety_params(settings)
         self.broker = broker
@@ -78,8 +81,10 @@ class Parser:
         # another one reads the review of); replaced in live apps, a no-op in memory.
         self.refresh_reviews: Callable[[ReviewState], Awaitable[None]] = _no_refresh
         for queue in ("review", "clarify"):
-            metrics.WAITING.labels(queue=queue).set_function(partial(self._count, queue))
-            metrics.OLDEST_WAITING.labels(queue=queue).set_function(partial(self._oldest, queue))
+            self.metrics.waiting.labels(queue=queue).set_function(partial(self._count, queue))
+            self.metrics.oldest_waiting.labels(queue=queue).set_function(
+                partial(self._oldest, queue)
+            )
 
     def _count(self, queue: str) -> float:
         return len(self._queue(queue))
@@ -104,7 +109,7 @@ class Parser:
                     record.value or b"", where_of(record), self.settings.max_message_bytes
                 )
             except DecodeError as err:
-                metrics.ORDERS.labels(outcome="invalid", reason="malformed").inc()
+                self.metrics.orders.labels(outcome="invalid", reason="malformed").inc()
                 await dead_letter_record(
                     self.broker, Topic.ORDERS_SUBMITTED, record, err.reason, err.detail, SERVICE
                 )
@@ -127,7 +132,7 @@ class Parser:
         )
         for (record, _), result in zip(decoded, results, strict=True):
             if isinstance(result, LLMError):
-                metrics.ORDERS.labels(outcome="invalid", reason="llm_failed").inc()
+                self.metrics.orders.labels(outcome="invalid", reason="llm_failed").inc()
                 await dead_letter_record(
                     self.broker, Topic.ORDERS_SUBMITTED, record, "llm_failed", str(result), SERVICE
                 )
@@ -159,7 +164,7 @@ class Parser:
                 if isinstance(trust, ReviewCheck)
                 else check_answer(order, self.reviews, trust, utcnow())
             )
-            metrics.ANSWERS.labels(
+            self.metrics.answers.labels(
                 outcome=checked.refusal.value if checked.refusal else "applied"
             ).inc()
             if checked.refusal is None:
@@ -187,7 +192,7 @@ class Parser:
         )
         decision = review.decision.value
         if checked.refusal is not None:
-            metrics.REVIEWS.labels(decision=decision, outcome=checked.refusal.value).inc()
+            self.metrics.reviews.labels(decision=decision, outcome=checked.refusal.value).inc()
             log.warning(
                 "review %s of %s by %s refused: %s (%s)",
                 review.message_id,
@@ -202,7 +207,7 @@ class Parser:
         await publish_all(self.broker, [self._outgoing(m, None) for m in messages])
         # Only once published: a failed publish is redelivered and must not read as applied.
         self.reviews.decided[review.order_id] = review.message_id
-        metrics.REVIEWS.labels(decision=decision, outcome="applied").inc()
+        self.metrics.reviews.labels(decision=decision, outcome="applied").inc()
         log.info("review %s: %s by %s", review.message_id, decision, review.operator_id)
 
     def _after_review(
@@ -253,22 +258,22 @@ class Parser:
     ) -> tuple[Topic, BaseModel, str]:
         """Count the result and say where it goes."""
         if result is not None and result.judgement is not None:
-            metrics.JUDGE_SECONDS.observe(result.judgement.seconds)
+            self.metrics.judge_seconds.observe(result.judgement.seconds)
         extracted = result.extracted if result is not None else None
         for completion in extracted.completions if extracted else ():
-            metrics.LLM_SECONDS.observe(completion.seconds)
-            metrics.LLM_TOKENS.labels(kind="prompt").inc(completion.prompt_tokens)
-            metrics.LLM_TOKENS.labels(kind="completion").inc(completion.completion_tokens)
+            self.metrics.llm_seconds.observe(completion.seconds)
+            self.metrics.llm_tokens.labels(kind="prompt").inc(completion.prompt_tokens)
+            self.metrics.llm_tokens.labels(kind="completion").inc(completion.completion_tokens)
         if isinstance(message, OrderParsed):
             self.reviews.note_answer(message.order_id, message.flags)
-            metrics.ORDERS.labels(outcome="accepted", reason="ok").inc()
+            self.metrics.orders.labels(outcome="accepted", reason="ok").inc()
             for field, value in message.confidence.items():
-                metrics.CONFIDENCE.labels(field=field).observe(value)
+                self.metrics.confidence.labels(field=field).observe(value)
             log.debug("parsed %s → %s", message.order_id, message.destination)
             return Topic.ORDERS_PARSED, message, message.order_id
         self.reviews.remember(message)  # held or unclear: waiting for a person
         reason = message.category.value if message.category else ",".join(message.missing) or "-"
-        metrics.ORDERS.labels(outcome=message.outcome.value, reason=reason).inc()
+        self.metrics.orders.labels(outcome=message.outcome.value, reason=reason).inc()
         log.info(
             "rejected %s: %s (%s)",
             message.order_id,

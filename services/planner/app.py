@@ -16,6 +16,7 @@ from services.common.lifecycle import wire_live
 from services.common.scenario import load_scenario
 from services.planner.handlers import Planner, build_router
 from services.planner.history import fold, fold_theater, theater_topics, topics
+from services.planner.metrics import PlannerMetrics
 from services.planner.settings import PlannerSettings
 
 log = logging.getLogger("qm.planner")
@@ -24,9 +25,12 @@ log = logging.getLogger("qm.planner")
 def build_app(
     settings: PlannerSettings, registry: CollectorRegistry | None = None, *, live: bool = True
 ) -> tuple[FastStream, Planner]:
-    """The planner app; `live=False` skips topic creation, timer and metrics server (tests)."""
+    """The planner app, counting on `registry` (a fresh one when not given); `live=False` skips
+    topic creation, timer and metrics server (tests)."""
+    registry = registry if registry is not None else CollectorRegistry()
     broker = make_broker(settings, "planner", registry)
-    planner = Planner(settings, broker, load_scenario(settings.scenario))
+    metrics = PlannerMetrics.on(registry)
+    planner = Planner(settings, broker, load_scenario(settings.scenario), metrics)
     broker.include_router(build_router(planner))
     app = FastStream(broker)
     if live:
@@ -37,7 +41,10 @@ def build_app(
             registry,
             planner.run_timer,
             lambda: lag_loop(
-                settings.kafka_bootstrap, settings.group_id, [Topic.ORDERS_PARSED.value]
+                registry,
+                settings.kafka_bootstrap,
+                settings.group_id,
+                [Topic.ORDERS_PARSED.value],
             ),
         )
 

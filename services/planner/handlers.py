@@ -10,6 +10,7 @@ from typing import TypeVar
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
+from prometheus_client import CollectorRegistry
 
 from schemas.audit import AuditRecorded
 from schemas.disruptions import DisruptionCause, PlanDisrupted
@@ -32,10 +33,10 @@ from services.common.broker import (
 from services.common.codec import encode
 from services.common.scenario import LoadedScenario
 from services.common.signing import UntrustedStoreError, check_signer, load_verified_store
-from services.planner import metrics
 from services.planner.batching import Batcher
 from services.planner.fleet import FleetState
 from services.planner.locks import Lock, LocksInfeasible
+from services.planner.metrics import PlannerMetrics
 from services.planner.pipeline import PlanInvalid, plan_batch
 from services.planner.replan import (
     Basis,
@@ -60,11 +61,16 @@ class Planner:
     """Batches orders; the lock makes adding and flushing one sequence, so commits are exact."""
 
     def __init__(
-        self, settings: PlannerSettings, broker: KafkaBroker, loaded: LoadedScenario
+        self,
+        settings: PlannerSettings,
+        broker: KafkaBroker,
+        loaded: LoadedScenario,
+        metrics: PlannerMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.broker = broker
         self.loaded = loaded
+        self.metrics = metrics or PlannerMetrics.on(CollectorRegistry())
         self.batcher = Batcher(settings.batch_params())
         self._lock = asyncio.Lock()
         self._last: KafkaMessage | None = None
@@ -77,7 +83,7 @@ class Planner:
         async with self._lock:
             self._last = msg  # committed once the batch it joins is planned
             full = self.batcher.add(order, utcnow())
-            metrics.PENDING.set(len(self.batcher))
+            self.metrics.pending.set(len(self.batcher))
             if full:
                 await self._plan(full)
 
@@ -117,7 +123,7 @@ class Planner:
         key, report = found
         async with self._lock:
             change = self.fleet.apply(report.vehicle_id if report else key, report)
-            metrics.VEHICLES_OUT.set(len(self.fleet.excluded_now()))
+            self.metrics.vehicles_out.set(len(self.fleet.excluded_now()))
             if change is None or not change.went_out or change.after is None:
                 return
             after = change.after
@@ -144,7 +150,7 @@ class Planner:
         key, declared = found
         async with self._lock:
             zone = self.zones.apply(declared.zone_id if declared else key, declared)
-            metrics.ZONES.set(len(self.zones.zones))
+            self.metrics.zones.set(len(self.zones.zones))
             if zone is None:
                 return
             now = utcnow()
@@ -173,18 +179,18 @@ class Planner:
         record was dead-lettered (it does not decode, or no trusted key signed it)."""
         key = (getattr(msg.raw_message, "key", None) or b"").decode(errors="replace")
         if not msg.body:
-            metrics.REPORTS.labels(topic=topic.value, outcome="tombstone").inc()
+            self.metrics.reports.labels(topic=topic.value, outcome="tombstone").inc()
             return key, None
         report = await decode_or_dead_letter(self.broker, topic, model, msg, self.settings, SERVICE)
         if report is None:
-            metrics.REPORTS.labels(topic=topic.value, outcome="invalid").inc()
+            self.metrics.reports.labels(topic=topic.value, outcome="invalid").inc()
             return None
         refused = self.refusal(report, utcnow())
         if refused is not None:
-            metrics.REPORTS.labels(topic=topic.value, outcome=refused[0]).inc()
+            self.metrics.reports.labels(topic=topic.value, outcome=refused[0]).inc()
             await dead_letter(self.broker, topic, msg, refused[0], refused[1], SERVICE)
             return None
-        metrics.REPORTS.labels(topic=topic.value, outcome="applied").inc()
+        self.metrics.reports.labels(topic=topic.value, outcome="applied").inc()
         return key, report
 
     def refusal(self, report: Reported, now: datetime) -> tuple[str, str] | None:
@@ -213,7 +219,7 @@ class Planner:
         revision = self.lineage.head if self.lineage.head != before else None
         if disruption.released is None:
             return
-        metrics.DISRUPTIONS.labels(cause=cause).inc()
+        self.metrics.disruptions.labels(cause=cause).inc()
         log.error(
             "ALERT released plan %s disrupted: %s; stops %s move%s",
             disruption.released,
@@ -237,15 +243,15 @@ class Planner:
         await publish(self.broker, Topic.PLANS_DISRUPTED, event, event.plan_id)
 
     async def _plan(self, orders: list[OrderParsed], basis: Basis | None = None) -> None:
-        metrics.PENDING.set(len(self.batcher))
+        self.metrics.pending.set(len(self.batcher))
         if orders:
-            metrics.BATCH_ORDERS.observe(len(orders))
+            self.metrics.batch_orders.observe(len(orders))
         if basis is None and self.settings.replan:
             basis = self.lineage.basis(len(orders), utcnow())
         try:
             proposed = await self._solve(orders, basis)
         except PlanInvalid as err:
-            metrics.PLANS.labels(outcome="invalid").inc()
+            self.metrics.plans.labels(outcome="invalid").inc()
             log.error("plan failed verification, not published: %s", err)
             for order in orders:
                 await dead_letter_value(
@@ -268,11 +274,11 @@ class Planner:
         plan = proposed.plan
         await publish(self.broker, Topic.PLANS_PROPOSED, plan, plan.plan_id)
         self.lineage.record(proposed)
-        metrics.PLANS.labels(outcome="replanned" if plan.supersedes else "proposed").inc()
-        metrics.SOLVE_SECONDS.observe(plan.solver.wall_seconds)
-        metrics.OBJECTIVE.set(plan.solver.objective)
+        self.metrics.plans.labels(outcome="replanned" if plan.supersedes else "proposed").inc()
+        self.metrics.solve_seconds.observe(plan.solver.wall_seconds)
+        self.metrics.objective.set(plan.solver.objective)
         for unserved in plan.unserved:
-            metrics.UNSERVED.labels(priority=unserved.priority.value).inc()
+            self.metrics.unserved.labels(priority=unserved.priority.value).inc()
         log.info(
             "proposed %s%s: %d route(s), %.1f km, %d unserved",
             plan.plan_id,
@@ -323,7 +329,7 @@ class Planner:
         out = self.fleet.excluded(self.loaded.scenario, now, until)
         # A vehicle that is out keeps no released stop: they move with the revision.
         locks = tuple(lk for lk in locks if lk.vehicle_id not in out)
-        metrics.SOLVING.set(1)
+        self.metrics.solving.set(1)
         try:
             return await asyncio.to_thread(
                 plan_batch,
@@ -332,26 +338,24 @@ class Planner:
                 now,
                 self.settings.plan_params(),
                 self.settings.solve_params(),
-                _report_progress,
+                self._report_progress,
                 locks=locks,
-                on_fallback=count_matrix_fallback,
+                on_fallback=self.count_matrix_fallback,
                 fleet=self.fleet,
                 zones=self.zones,
             )
         finally:
-            metrics.SOLVING.set(0)
+            self.metrics.solving.set(0)
 
+    def _report_progress(self, progress: Progress) -> None:
+        """Runs in the solver's thread at every new best solution: metrics are thread-safe."""
+        self.metrics.search_best.set(progress.objective)
+        self.metrics.search_improvements.inc()
+        self.metrics.search_elapsed.set(progress.wall_seconds)
 
-def _report_progress(progress: Progress) -> None:
-    """Runs in the solver's thread at every new best solution: metrics are thread-safe."""
-    metrics.SEARCH_BEST.set(progress.objective)
-    metrics.SEARCH_IMPROVEMENTS.inc()
-    metrics.SEARCH_ELAPSED.set(progress.wall_seconds)
-
-
-def count_matrix_fallback(provider: str, reason: str) -> None:
-    """Runs in plan_batch's thread whenever great circle stands in for the road service."""
-    metrics.MATRIX_FALLBACKS.labels(provider=provider, reason=reason).inc()
+    def count_matrix_fallback(self, provider: str, reason: str) -> None:
+        """Runs in plan_batch's thread whenever great circle stands in for the road service."""
+        self.metrics.matrix_fallbacks.labels(provider=provider, reason=reason).inc()
 
 
 def build_router(planner: Planner) -> KafkaRouter:

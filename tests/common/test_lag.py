@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
 
 from services.common.lag import PartitionLag, compute_lag, publish, topic_partitions
+from services.common.metrics import consumer_lag_gauge
 
 T = "orders.submitted.v1"
 
@@ -47,7 +48,9 @@ def test_topic_partitions_skips_unknown_topics() -> None:
 
 def test_publish_sets_one_gauge_sample_per_partition() -> None:
     """The gauge carries group, topic and partition labels."""
-    publish("g-test-lag", [PartitionLag(T, 0, 1, 5, 4), PartitionLag(T, 1, None, 2, 2)])
+    registry = CollectorRegistry()
+    gauge = consumer_lag_gauge(registry)
+    publish(gauge, "g-test-lag", [PartitionLag(T, 0, 1, 5, 4), PartitionLag(T, 1, None, 2, 2)])
     labels = {"group": "g-test-lag", "topic": T}
-    assert REGISTRY.get_sample_value("qm_consumer_lag", {**labels, "partition": "0"}) == 4
-    assert REGISTRY.get_sample_value("qm_consumer_lag", {**labels, "partition": "1"}) == 2
+    assert registry.get_sample_value("qm_consumer_lag", {**labels, "partition": "0"}) == 4
+    assert registry.get_sample_value("qm_consumer_lag", {**labels, "partition": "1"}) == 2

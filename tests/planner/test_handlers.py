@@ -7,11 +7,12 @@ import logging
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
 
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from schemas.topics import Topic
+from services.common.broker import make_broker
 from services.common.scenario import LoadedScenario
 from services.planner.handlers import Planner
 from services.planner.locks import Lock
@@ -60,8 +61,10 @@ async def test_a_plan_that_fails_verification_dead_letters_its_orders_through_th
     loaded = LoadedScenario(
         scenario=scenario_with(vehicle("TRUCK-B", "DEPOT-B", 2000, 6)), path="t", sha256="0" * 64
     )
-    broker = KafkaBroker()
-    planner = Planner(PlannerSettings(time_limit_s=0.5, replan=False), broker, loaded)
+    settings = PlannerSettings(time_limit_s=0.5, replan=False)
+    registry = CollectorRegistry()
+    broker = make_broker(settings, "planner", registry)
+    planner = Planner(settings, broker, loaded)
     dead: list[tuple[bytes, dict[str, str]]] = []
 
     @broker.subscriber(Topic.ORDERS_PARSED.dlq)
@@ -72,7 +75,7 @@ async def test_a_plan_that_fails_verification_dead_letters_its_orders_through_th
         raise PlanInvalid(["route 1 arrives after its window"])
 
     monkeypatch.setattr(planner, "_solve", invalid)
-    before = _dead_letters("plan_verification_failed")
+    assert _dead_letters(registry, "plan_verification_failed") == 0
     async with TestKafkaBroker(broker):
         await planner._plan([order("a", "FOB-1", ("TARP", 1))])
     ((body, headers),) = dead
@@ -80,11 +83,11 @@ async def test_a_plan_that_fails_verification_dead_letters_its_orders_through_th
     assert headers["qm-reason"] == "plan_verification_failed"
     assert headers["qm-source-topic"] == Topic.ORDERS_PARSED.value
     assert headers["qm-service"] == "planner" and "window" in headers["qm-detail"]
-    assert _dead_letters("plan_verification_failed") == before + 1
+    assert _dead_letters(registry, "plan_verification_failed") == 1
 
 
-def _dead_letters(reason: str) -> float:
-    value = REGISTRY.get_sample_value(
+def _dead_letters(registry: CollectorRegistry, reason: str) -> float:
+    value = registry.get_sample_value(
         "qm_dead_letters_total",
         {"service": "planner", "topic": Topic.ORDERS_PARSED.value, "reason": reason},
     )

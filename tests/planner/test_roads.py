@@ -12,11 +12,13 @@ from typing import Any, get_args
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from prometheus_client import REGISTRY
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from services.common.scenario import LoadedScenario
-from services.planner.handlers import count_matrix_fallback
+from services.planner.handlers import Planner
+from services.planner.metrics import PlannerMetrics
 from services.planner.pipeline import plan_batch
 from services.planner.problem import GreatCircleMatrix, MatrixKind, MatrixProvider, PlanParams
 from services.planner.roads import PROVIDERS, OsrmTableMatrix, ValhallaMatrix, matrix_for
@@ -344,14 +346,16 @@ def test_the_planner_counts_a_failed_road_service_once_per_plan(
 ) -> None:
     """The handler's hook makes a fallback during plan_batch one qm_planner_matrix_fallbacks."""
     labels = {"provider": "osrm", "reason": "failed"}
-
-    def count() -> float:
-        return REGISTRY.get_sample_value("qm_planner_matrix_fallbacks_total", labels) or 0.0
-
     _Osrm.answer = (503, {"message": "overloaded"})
     loaded = LoadedScenario(
         scenario=scenario_with(vehicle("TRUCK-A", "DEPOT-A", 2000, 6)), path="t", sha256="0" * 64
     )
+    registry = CollectorRegistry()
+    planner = Planner(PlannerSettings(), KafkaBroker(), loaded, PlannerMetrics.on(registry))
+
+    def count() -> float:
+        return registry.get_sample_value("qm_planner_matrix_fallbacks_total", labels) or 0.0
+
     before = count()
     plan_batch(
         [order("a", "FOB-1", ("TARP", 1))],
@@ -359,6 +363,6 @@ def test_the_planner_counts_a_failed_road_service_once_per_plan(
         NOW,
         PlanParams(matrix_url=osrm),
         FAST,
-        on_fallback=count_matrix_fallback,
+        on_fallback=planner.count_matrix_fallback,
     )
     assert count() - before == 1
