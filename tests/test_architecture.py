@@ -104,3 +104,38 @@ def test_the_checks_see_imports_at_all() -> None:
     solver = _imports(ROOT / "services" / "planner" / "solver.py")
     assert any(_under(name, "ortools") for name in solver)
     assert any(_under(name, "lab") for p in _modules("lab", "cli") for name in _imports(p))
+
+
+def _environment_reads(path: Path) -> set[str]:
+    """Names read from the environment directly: os.environ[...], os.environ.get(...),
+    os.getenv(...), with a literal name."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        target: ast.expr | None = None
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            target = node.slice
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in (
+            "os.environ.get",
+            "os.getenv",
+            "os.environ.setdefault",
+        ):
+            target = node.args[0] if node.args else None
+        if isinstance(target, ast.Constant) and isinstance(target.value, str):
+            found.add(target.value)
+    return found
+
+
+def test_no_product_module_reads_a_project_variable_around_the_settings() -> None:
+    """One way in for configuration: every QM_* / KAFKA_* variable through the settings."""
+    wrong = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _modules("services")
+        if path.name != "settings.py"
+        for name in _environment_reads(path)
+        if name.startswith(("QM_", "KAFKA_"))
+    }
+    assert not wrong, wrong
+    # The check sees reads at all: the lab reads the bench's own variables directly.
+    assert any(
+        name.startswith("QM_") for path in _modules("lab") for name in _environment_reads(path)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -57,6 +58,11 @@ class PlannerSettings(CommonSettings):
     )
     replan_max_orders: int = Field(
         default=100, ge=1, description="no re-plan beyond this many orders: start a fresh plan"
+    )
+    sisr_library: Path | None = Field(
+        default=None,
+        description="a prebuilt ruin-and-recreate library (images without a compiler); "
+        "unset: compiled once into the cache",
     )
     matrix_url: str = Field(
         default="",

@@ -83,9 +83,11 @@ def library_path() -> Path:
 
     $QM_PLANNER_SISR_LIBRARY names a prebuilt library instead (images without a compiler).
     """
-    prebuilt = os.environ.get("QM_PLANNER_SISR_LIBRARY")
-    if prebuilt:
-        return Path(prebuilt)
+    from services.planner.settings import PlannerSettings  # settings import the solver
+
+    prebuilt = PlannerSettings().sisr_library
+    if prebuilt is not None:
+        return prebuilt
     digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(_flags()).encode()).hexdigest()[:16]
     return cache_dir() / "native" / f"sisr-{digest}.so"
 

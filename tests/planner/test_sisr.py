@@ -152,3 +152,13 @@ def test_without_a_compiler_or_tools_plans_alone(
         sisr._library.cache_clear()
         sisr.available.cache_clear()
     assert not (tmp_path / "native").exists() or not any((tmp_path / "native").glob("*.so"))
+
+
+def test_a_prebuilt_library_named_in_the_settings_is_the_one_loaded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    prebuilt = tmp_path / "sisr.so"
+    monkeypatch.setenv("QM_PLANNER_SISR_LIBRARY", str(prebuilt))
+    assert sisr.library_path() == prebuilt
+    monkeypatch.delenv("QM_PLANNER_SISR_LIBRARY")
+    assert sisr.library_path().parent.name == "native"
