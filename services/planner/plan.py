@@ -195,7 +195,8 @@ def exhausted_reason(problem: Problem, solution: Solution, k: int) -> str:
 
     The screen established that each allowed duty could serve the job alone, so one more
     vehicle like the first of them would serve it; what binds is capacity when the orders
-    competing for those duties outweigh them or none has room left, time otherwise.
+    competing for those duties outweigh them or none has room left, time otherwise (always
+    time when one of them reloads).
     """
     job = problem.jobs[k]
     allowed = set(job.allowed)
@@ -206,11 +207,16 @@ def exhausted_reason(problem: Problem, solution: Solution, k: int) -> str:
             used_kg[tour.duty] = sum(problem.jobs[v.job].weight_kg for v in tour.visits)
             used_l[tour.duty] = sum(problem.jobs[v.job].volume_l for v in tour.visits)
     duties = {i: problem.duties[i] for i in allowed}
+    # A duty that reloads has room on a next trip: what binds it is time, not its capacity.
+    reloading = any(duty.reloads for duty in duties.values())
     room = [
         i
         for i, duty in duties.items()
-        if used_kg[i] + job.weight_kg <= duty.capacity_kg
-        and used_l[i] + job.volume_l <= duty.capacity_l
+        if duty.reloads
+        or (
+            used_kg[i] + job.weight_kg <= duty.capacity_kg
+            and used_l[i] + job.volume_l <= duty.capacity_l
+        )
     ]
     competing = [other for other in problem.jobs if allowed & set(other.allowed)]
     need_kg = sum(other.weight_kg for other in competing)
@@ -218,11 +224,11 @@ def exhausted_reason(problem: Problem, solution: Solution, k: int) -> str:
     need_l = sum(other.volume_l for other in competing)
     cap_l = sum(duty.capacity_l for duty in duties.values())
     shifts = f"{len(duties)} vehicle shift{'s' if len(duties) != 1 else ''} that could serve it"
-    if need_kg > cap_kg:
+    if need_kg > cap_kg and not reloading:
         binds = (
             f"capacity binds, orders competing for the {shifts} need {need_kg} kg of {cap_kg} kg"
         )
-    elif need_l > cap_l:
+    elif need_l > cap_l and not reloading:
         binds = (
             f"capacity binds, orders competing for the {shifts} need "
             f"{need_l / 1000:.2f} m3 of {cap_l / 1000:.2f} m3"

@@ -148,3 +148,20 @@ def test_a_plan_without_reloads_or_breaks_keeps_its_hash(reloading: Planned) -> 
     (content,) = plain.content()["routes"]
     assert "reloads" not in content and "breaks" not in content
     assert "reloads" in reloading.plan.content()["routes"][0]
+
+
+def test_an_order_a_reloading_truck_has_no_time_for_says_time_binds(
+    order: OrderFactory, planner: Planner
+) -> None:
+    """Due within three hours, not every pallet fits in the trips there is time for: with
+    reloads it is time that binds, one trip per shift it is capacity."""
+    by = NOW + timedelta(hours=3)
+    orders = [
+        order(k, place, ("WATER-PAL", 1), deliver_by=by)
+        for k, place in (("a", "FOB-1"), ("b", "FOB-2"), ("c", "HOSP-1"), ("d", "FOB-1"))
+    ]
+    with_reloads = planner(orders, _truck(**RELOAD)).plan
+    assert with_reloads.unserved
+    assert all("time binds" in u.reason for u in with_reloads.unserved), with_reloads.unserved
+    one_trip = planner(orders, _truck()).plan
+    assert all("capacity binds" in u.reason for u in one_trip.unserved), one_trip.unserved
