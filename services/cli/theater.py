@@ -18,6 +18,8 @@ from services.common.kafka import KafkaUnavailable, read_topics
 from services.common.signing import key_id_of
 
 R = TypeVar("R", bound=Reported)
+# The roles the planner takes reports from (services/planner/handlers.py says the same).
+REPORTING_ROLES = ("approver", "admin")
 _RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
 
 
@@ -25,6 +27,11 @@ def signed(report: R, operator: str) -> R:
     """The report with the operator's key id and signature (their key must be trusted)."""
     found = sender(operator, required=True)
     assert found is not None  # required=True fails instead
+    if found.role not in REPORTING_ROLES:
+        fail(
+            f"{operator}'s key is trusted as {found.role}; the planner takes vehicle and area "
+            f"reports only from {' or '.join(REPORTING_ROLES)}s"
+        )
     if found.role != report.role:
         report = report.model_copy(update={"role": found.role})
     stamped = report.model_copy(update={"key_id": key_id_of(found.key.public_key())})
