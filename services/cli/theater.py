@@ -30,7 +30,7 @@ def signed(report: R, operator: str) -> R:
     if found.role not in REPORTING_ROLES:
         fail(
             f"{operator}'s key is trusted as {found.role}; the planner takes vehicle and area "
-            f"reports only from {' or '.join(REPORTING_ROLES)}s"
+            f"reports only from {' or '.join(r + 's' for r in REPORTING_ROLES)}"
         )
     if found.role != report.role:
         report = report.model_copy(update={"role": found.role})
