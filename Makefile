@@ -11,7 +11,7 @@ JUDGE_MODEL ?= qwen2.5-coder-1.5b
 export QM_CACHE_DIR := $(CACHE)
 
 .PHONY: help setup setup-python setup-bench setup-llama setup-kafka setup-prometheus model up down demo test test-fast \
-        lint typecheck schemas check bench bench-planner bench-load bench-parser bench-parser-model clean
+        lint typecheck schemas asyncapi-view check bench bench-planner bench-load bench-parser bench-parser-model clean
 
 help: ## Show the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ typecheck: setup-python ## mypy --strict
 schemas: setup-python ## Regenerate schemas/json: JSON Schemas from the models, AsyncAPI (asyncapi/) from the service apps
 	$(PY) -m schemas.export
 	$(PY) -m lab.asyncapi
+
+asyncapi-view: setup-python ## The AsyncAPI documents as pages that open offline (.run/asyncapi/*.html; the viewer is fetched once into the cache)
+	$(PY) -m lab.asyncapi_view .run/asyncapi
 
 check: lint typecheck ## Lint, types and schema drift
 	$(PY) -m schemas.export --check

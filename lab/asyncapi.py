@@ -44,7 +44,7 @@ DESCRIPTION = (
     "does not decode goes to `<topic>.dlq` with the reason and its original bytes. Subscribers "
     "that read raw records (plain-text orders, tombstones on compacted state topics) show "
     "`EmptyPayload`. Every message names its contract in `x-contract`; its JSON Schema is "
-    "schemas/json/<topic>.schema.json."
+    "`schemas/json/<topic>.schema.json`."
 )
 
 
