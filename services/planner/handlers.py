@@ -48,7 +48,7 @@ from services.planner.replan import (
 )
 from services.planner.settings import PlannerSettings
 from services.planner.solver import Progress
-from services.planner.zones import ZoneBook, cut_vehicles
+from services.planner.zones import ZoneBook, cut_vehicles, vehicles_cut
 
 log = logging.getLogger("qm.planner")
 SERVICE = "planner"
@@ -300,7 +300,7 @@ class Planner:
                 self.settings.time_limit_s,
             )
             try:
-                plan = await self._solve_orders(combined, basis.locks)
+                plan = await self._solve_orders(combined, self._kept(basis))
             except LocksInfeasible as err:
                 if not orders:
                     log.error(
@@ -320,6 +320,16 @@ class Planner:
             "solving a batch of %d order(s), limit %.1fs", len(orders), self.settings.time_limit_s
         )
         return Proposed(await self._solve_orders(orders, ()), tuple(orders))
+
+    def _kept(self, basis: Basis) -> tuple[Lock, ...]:
+        """The basis' locks, less those on vehicles whose released route a closed area cuts."""
+        anchor = self.lineage.plans.get(basis.locked_to or "")
+        if anchor is None or not self.zones.zones:
+            return basis.locks
+        now = utcnow()
+        until = now + timedelta(hours=self.settings.plan_params().horizon_hours)
+        cut = vehicles_cut(anchor.plan, self.loaded.scenario, self.zones.active(now, until), now)
+        return tuple(lk for lk in basis.locks if lk.vehicle_id not in cut)
 
     async def _solve_orders(
         self, orders: list[OrderParsed], locks: tuple[Lock, ...]

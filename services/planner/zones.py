@@ -260,6 +260,15 @@ def cut_vehicles(
     return stops
 
 
+def vehicles_cut(
+    plan: PlanProposed, scenario: Scenario, zones: Iterable[ZoneDeclared], now: datetime
+) -> set[str]:
+    """The vehicles whose rest of a route crosses any of the zones while it is closed: their
+    released stops are not kept locked (so a restart, which forgets a disruption, still frees
+    them, and a lifted zone locks them again)."""
+    return {leg.vehicle_id for leg, _ in crossings(plan, scenario, zones, now)}
+
+
 def route_places_ids(route: Route) -> tuple[str, ...]:
     """The order ids of a route's stops, in order."""
     return tuple(stop.order_id for stop in route.stops)

@@ -24,6 +24,7 @@ from services.planner.zones import (
     ring,
     segment_crosses_circle,
     segment_crosses_polygon,
+    vehicles_cut,
     zone_violations,
 )
 from tests.planner.conftest import OrderFactory
@@ -205,6 +206,8 @@ def test_a_new_zone_cuts_the_routes_still_to_drive(order: OrderFactory, loaded):
     # Once the routes are driven, nothing is left to cut.
     end = max(r.end for r in plan.routes)
     assert cut_vehicles(plan, loaded.scenario, zone(), end) == {}
+    assert vehicles_cut(plan, loaded.scenario, [zone(), over], NOW) == set(cut)
+    assert vehicles_cut(plan, loaded.scenario, [over], NOW) == set()
 
 
 def test_valhalla_is_told_to_route_around_closed_areas_and_osrm_is_not(monkeypatch):
