@@ -128,6 +128,7 @@ class Break(_Model):
 class VehicleType(_Model):
     """Rules for every vehicle of one type; each left out means no such rule."""
 
+    type: str = Field(description="the vehicles' `type` these rules are for")
     reload_min: int | None = Field(
         default=None,
         ge=0,
@@ -179,8 +180,8 @@ class Scenario(_Model):
     locations: tuple[Location, ...] = Field(min_length=1)
     catalog: tuple[CatalogItem, ...] = Field(min_length=1)
     fleet: tuple[Vehicle, ...] = Field(min_length=1)
-    vehicle_types: dict[str, VehicleType] = Field(
-        default_factory=dict,
+    vehicle_types: tuple[VehicleType, ...] = Field(
+        default=(),
         description="reloads, breaks and driving limits per vehicle type; a type not listed has "
         "none of them",
     )
@@ -206,9 +207,12 @@ class Scenario(_Model):
     def _check_settings(self, depots: set[str]) -> None:
         """Vehicle types name a type of the fleet; stock lists sit on depots and name SKUs."""
         types = {vehicle.type for vehicle in self.fleet}
-        for name in self.vehicle_types:
-            if name not in types:
-                raise ValueError(f"vehicle_types names {name!r}, the type of no vehicle in fleet")
+        _unique("vehicle type", [rules.type for rules in self.vehicle_types])
+        for rules in self.vehicle_types:
+            if rules.type not in types:
+                raise ValueError(
+                    f"vehicle_types names {rules.type!r}, the type of no vehicle in fleet"
+                )
         skus = {item.sku for item in self.catalog}
         for loc in self.locations:
             if loc.holds is None:
@@ -220,7 +224,12 @@ class Scenario(_Model):
 
     def rules(self, vehicle: Vehicle) -> VehicleType:
         """The reload, break and driving rules of a vehicle's type (none when not listed)."""
-        return self.vehicle_types.get(vehicle.type, _NO_RULES)
+        return self.rules_by_type.get(vehicle.type, _NO_RULES)
+
+    @cached_property
+    def rules_by_type(self) -> dict[str, VehicleType]:
+        """Vehicle type rules keyed by type."""
+        return {rules.type: rules for rules in self.vehicle_types}
 
     def depot_holds(self, depot: str, skus: Iterable[str]) -> bool:
         """Whether a depot holds every one of these SKUs."""
@@ -258,7 +267,7 @@ class Scenario(_Model):
         return tuple(sorted(found, key=lambda r: order.index(r) if r in order else len(order)))
 
 
-_NO_RULES = VehicleType()
+_NO_RULES = VehicleType(type="")
 
 
 def _unique(what: str, values: list[str]) -> None:

@@ -34,12 +34,13 @@ def _one_truck(tmp_path: Path) -> Path:
     data: dict[str, Any] = yaml.safe_load(DEMO.read_text())
     (truck,) = [v for v in data["fleet"] if v["id"] == "HBR-TRK-2"]
     data["fleet"] = [truck | {"shift": {"start": "00:00", "end": "23:59"}}]
-    data["vehicle_types"] = {
-        truck["type"]: {
+    data["vehicle_types"] = [
+        {
+            "type": truck["type"],
             "reload_min": 30,
             "break": {"length_min": 45, "earliest": "00:00", "latest": "23:59"},
         }
-    }
+    ]
     path = tmp_path / "one-truck.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -105,6 +105,6 @@ def scenario_with(
             "locations": locations,
             "catalog": _CATALOG,
             "fleet": list(fleet),
-            "vehicle_types": vehicle_types or {},
+            "vehicle_types": [{"type": t, **r} for t, r in (vehicle_types or {}).items()],
         }
     )

@@ -142,6 +142,25 @@ def test_rules_must_name_a_type_of_the_fleet() -> None:
         scenario_with(vehicle("T", "DEPOT-A", 1, 1), vehicle_types={"lorry": {"reload_min": 5}})
 
 
+def test_a_scenario_with_rules_stays_hashable() -> None:
+    """Scenarios are frozen and hashable, rules and stock lists included."""
+    ruled = scenario_with(
+        vehicle("T", "DEPOT-A", 1, 1),
+        vehicle_types={"truck": {"reload_min": 5, "break": REST}},
+        holds={"DEPOT-A": ["TARP"]},
+    )
+    assert hash(ruled) == hash(ruled.model_copy())
+
+
+def test_a_vehicle_type_is_listed_once() -> None:
+    """Two rule sets for one type would leave it open which applies: refused."""
+    with pytest.raises(ValueError, match="duplicate vehicle type 'truck'"):
+        Scenario.model_validate(
+            _truck().model_dump(by_alias=True)
+            | {"vehicle_types": [{"type": "truck"}, {"type": "truck", "reload_min": 5}]}
+        )
+
+
 def test_a_break_must_fit_its_window() -> None:
     """A 45 min break cannot lie within a 30 min window."""
     short = {"length_min": 45, "earliest": "09:00", "latest": "09:30"}
