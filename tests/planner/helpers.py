@@ -19,6 +19,7 @@ _LOCATIONS = [
     {"id": "FOB-2", "names": ["Fob Two"], "kind": "fob", "lat": 35.0, "lon": 44.1},
     {"id": "HOSP-1", "names": ["Hospital"], "kind": "hospital", "lat": 35.1, "lon": 44.1},
     {"id": "FAR-1", "names": ["Far Camp"], "kind": "camp", "lat": 37.0, "lon": 46.0},
+    {"id": "COP-B", "names": ["Outpost by Depot B"], "kind": "cop", "lat": 35.31, "lon": 44.31},
 ]
 _CATALOG = [
     {

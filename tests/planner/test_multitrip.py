@@ -165,3 +165,24 @@ def test_an_order_a_reloading_truck_has_no_time_for_says_time_binds(
     assert all("time binds" in u.reason for u in with_reloads.unserved), with_reloads.unserved
     one_trip = planner(orders, _truck()).plan
     assert all("capacity binds" in u.reason for u in one_trip.unserved), one_trip.unserved
+
+
+def test_a_truck_reloads_at_the_nearer_depot_that_holds_its_goods(
+    order: OrderFactory, planner: Planner
+) -> None:
+    """Three pallets for an outpost beside depot B: the truck from depot A reloads at B, not
+    back home; where B holds only tarps it goes back to A for the water."""
+    by = NOW + timedelta(hours=14)
+    orders = [order(k, "COP-B", ("WATER-PAL", 1), deliver_by=by) for k in ("x", "y", "z")]
+    near = planner(orders, _truck(**RELOAD)).plan
+    (route,) = near.routes
+    assert [r.depot for r in route.reloads] == ["DEPOT-B", "DEPOT-B"]
+    assert verify(near, _truck(**RELOAD), orders) == []
+    tarps = scenario_with(
+        vehicle("TRUCK-1", "DEPOT-A", 1000, 6), vehicle_types=RELOAD, holds={"DEPOT-B": ["TARP"]}
+    )
+    home = planner(orders, tarps).plan
+    (route,) = home.routes
+    assert [r.depot for r in route.reloads] == ["DEPOT-A", "DEPOT-A"]
+    assert verify(home, tarps, orders) == []
+    assert route.distance_km > near.routes[0].distance_km
