@@ -16,7 +16,7 @@ from rich.text import Text
 
 from schemas.envelope import utcnow
 from schemas.orders import OrderParsed
-from schemas.plans import PlanProposed
+from schemas.plans import PlanProposed, Route
 from schemas.topics import Topic
 from services.cli.context import console, settings
 from services.cli.ledger import PlanView
@@ -190,6 +190,27 @@ def _read(order: OrderParsed) -> tuple[tuple[int, int], ...]:
     return tuple(span for spans in order.spans.values() for span in spans)
 
 
+def route_rows(route: Route) -> list[tuple[str, ...]]:
+    """The route's table in driving order: its stops, the reloads between its trips and the
+    crew's breaks, so the approver sees when a truck goes back to load and when it rests."""
+    timed: list[tuple[datetime, int, tuple[str, ...]]] = []
+    for k, stop in enumerate(route.stops, start=1):
+        lines = ", ".join(f"{line.quantity} {line.unit} {line.sku}" for line in stop.lines)
+        row = (stop.location, stop.order_id, lines, stop.priority.value, f"{stop.load_kg:.0f}")
+        timed.append((stop.arrival, 2 * k, row))
+    for reload in route.reloads:
+        loads = f"loads {reload.load_kg:.0f} kg, {reload.load_m3:.1f} m³"
+        until = f"reload until {reload.departure:%H:%MZ}"
+        # After its stop, whatever the clock says: the rows keep the trips' order.
+        timed.append(
+            (reload.arrival, 2 * reload.after_stops + 1, (reload.depot, until, loads, "", ""))
+        )
+    for rest in route.breaks:
+        timed.append((rest.start, 0, ("", f"break until {rest.end:%H:%MZ}", "", "", "")))
+    ordered = sorted(timed, key=lambda t: (t[0], t[1]))
+    return [(at.strftime("%d %H:%MZ"), *row) for at, _, row in ordered]
+
+
 def show_plan(view: PlanView, orders: Mapping[str, OrderParsed]) -> None:
     """Routes with stops, ETAs, loads and the words behind each stop; unserved orders with
     reasons; approvals."""
@@ -219,16 +240,8 @@ def show_plan(view: PlanView, orders: Mapping[str, OrderParsed]) -> None:
         )
         for column in ("ETA", "location", "order", "lines", "priority", "kg"):
             table.add_column(column)
-        for stop in route.stops:
-            lines = ", ".join(f"{line.quantity} {line.unit} {line.sku}" for line in stop.lines)
-            table.add_row(
-                stop.arrival.strftime("%d %H:%MZ"),
-                escape(stop.location),
-                escape(stop.order_id),
-                escape(lines),
-                stop.priority.value,
-                f"{stop.load_kg:.0f}",
-            )
+        for row in route_rows(route):
+            table.add_row(*(escape(cell) for cell in row))
         console.print(table)
         # An approver signs for what was asked, not only for what the parser made of it.
         for k, stop in enumerate(route.stops, start=1):

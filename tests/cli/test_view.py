@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from rich.console import Console
 
 from schemas.orders import DemandLine, OrderParsed
+from schemas.plans import Break, Reload
 from services.cli import view
 from services.cli.ledger import PlanView
 from tests import factories as f
@@ -135,3 +137,36 @@ def test_the_approver_sees_which_words_each_field_came_from(shown):
     out = _printed(shown)
     assert "    destination from “FOB Halcyon” (chars 28–38)\n" in out
     assert "    lines from WATER-PALLET ← “2 pallets water” (chars 6–23)\n" in out
+
+
+def test_a_route_lists_its_reloads_and_breaks_where_they_happen():
+    plan = f.plan()
+    route = plan.routes[0]
+    first = route.stops[0]
+    second = first.model_copy(
+        update={
+            "order_id": "ord-2",
+            "arrival": first.arrival + timedelta(hours=3),
+            "departure": first.arrival + timedelta(hours=3, minutes=20),
+        }
+    )
+    reload = Reload(
+        depot="DEPOT-HARBOR",
+        after_stops=1,
+        arrival=first.departure + timedelta(minutes=40),
+        departure=first.departure + timedelta(minutes=70),
+        load_kg=1900,
+        load_m3=3.0,
+    )
+    rest = Break(start=reload.departure, end=reload.departure + timedelta(minutes=45))
+    busy = route.model_copy(
+        update={"stops": (first, second), "reloads": (reload,), "breaks": (rest,)}
+    )
+    rows = view.route_rows(busy)
+    assert [row[2] for row in rows] == [
+        "ord-1",
+        f"reload until {reload.departure:%H:%MZ}",
+        f"break until {rest.end:%H:%MZ}",
+        "ord-2",
+    ]
+    assert rows[1][1] == "DEPOT-HARBOR" and rows[1][3] == "loads 1900 kg, 3.0 m³"
