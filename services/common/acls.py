@@ -157,11 +157,14 @@ def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str
             denied_writes=(decided, released, reviewed),
         ),
         PLANNER: Grant(
-            # Proposals are read back at start so an order is never planned twice; the fleet
-            # state and closed areas are read whole at every start and followed.
+            # Proposals are read back at start so an order is never planned twice; releases and
+            # the gate's outcomes steer re-planning; the fleet state and closed areas are read
+            # whole at every start and followed.
             reads=(
                 Topic.ORDERS_PARSED.value,
                 Topic.PLANS_PROPOSED.value,
+                Topic.PLANS_RELEASED.value,
+                Topic.AUDIT_EVENTS.value,
                 Topic.FLEET_REPORTED.value,
                 Topic.ZONES_DECLARED.value,
             ),

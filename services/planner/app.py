@@ -72,7 +72,9 @@ async def preload(planner: Planner) -> None:
         len(history.proposals),
     )
     if settings.replan:
-        planner.lineage.restore(history.proposals, history.released, history.orders)
+        planner.lineage.restore(
+            history.proposals, history.released, history.orders, history.rejected
+        )
         if planner.lineage.head is not None:
             log.info("re-planning resumes from %s", planner.lineage.head)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from schemas.audit import AuditRecorded
 from schemas.fleet import VehicleReported
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed, PlanReleased
@@ -22,23 +23,25 @@ R = TypeVar("R", bound=Reported)
 
 
 def topics(replan: bool) -> list[str]:
-    """What is read back at start: proposals, and for re-planning releases and the orders."""
+    """What is read back at start: proposals, and for re-planning releases, the gate's
+    outcomes (rejections) and the orders."""
     read = [Topic.PLANS_PROPOSED.value]
     if replan:
-        read += [Topic.PLANS_RELEASED.value, Topic.ORDERS_PARSED.value]
+        read += [Topic.PLANS_RELEASED.value, Topic.AUDIT_EVENTS.value, Topic.ORDERS_PARSED.value]
     return read
 
 
 @dataclass
 class History:
     """Orders already in a proposed plan (in the order read, so the batcher's bounded memory
-    forgets the oldest first), the proposals by time, the released plan ids, and the parsed
-    orders behind the planned ones."""
+    forgets the oldest first), the proposals by time, the released and the rejected plan ids,
+    and the parsed orders behind the planned ones."""
 
     planned: list[str] = field(default_factory=list)
     proposals: list[PlanProposed] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     orders: dict[str, OrderParsed] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
 
 
 def fold(records: Sequence[Any], max_bytes: int) -> History:
@@ -51,6 +54,10 @@ def fold(records: Sequence[Any], max_bytes: int) -> History:
                 history.proposals.append(decode(PlanProposed, record.value, max_bytes))
             elif record.topic == Topic.PLANS_RELEASED.value:
                 history.released.append(decode(PlanReleased, record.value, max_bytes).plan_id)
+            elif record.topic == Topic.AUDIT_EVENTS.value:
+                entry = decode(AuditRecorded, record.value, max_bytes)
+                if entry.kind == "plan_rejected":
+                    history.rejected.append(entry.plan_id)
     history.planned = list(dict.fromkeys(o for p in history.proposals for o in p.order_ids))
     history.proposals.sort(key=lambda p: p.occurred_at)
     history.orders = _parsed_orders(records, set(history.planned), max_bytes)

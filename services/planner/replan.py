@@ -77,14 +77,18 @@ class Lineage:
         proposals: Sequence[PlanProposed],
         released: Iterable[str],
         orders: Mapping[str, OrderParsed],
+        rejected: Iterable[str] = (),
     ) -> None:
-        """Rebuild after a restart from what the topics hold: plans, releases, parsed orders.
+        """Rebuild after a restart from what the topics hold: plans, releases, rejections,
+        parsed orders.
 
         The head is the newest plan nothing supersedes; it counts as locked to the nearest
         released plan of its lineage whose stops it already keeps, so replaying that release
-        does not re-plan it again.
+        does not re-plan it again. A rejected head is known as such before the gate's outcomes
+        are replayed, so a replayed release never re-plans it.
         """
         self.released.update(released)
+        self.rejected.update(rejected)
         superseded = {p.supersedes for p in proposals if p.supersedes is not None}
         known: dict[str, Proposed] = {}
         for plan in proposals:

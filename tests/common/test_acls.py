@@ -110,7 +110,14 @@ def test_each_topic_has_the_writers_and_readers_the_pipeline_needs() -> None:
     # The parser reads its own outputs back when a signed safety review arrives.
     assert readers(Topic.ORDERS_PARSED.value) == {PLANNER, PARSER}
     assert readers(Topic.PLANS_DECIDED.value) == {GATE, OPERATOR}
-    assert readers(Topic.PLANS_RELEASED.value) == {GATE, OPERATOR}
+    # The planner reads releases and the gate's outcomes to re-plan (locks, rejections).
+    assert readers(Topic.PLANS_RELEASED.value) == {GATE, OPERATOR, PLANNER}
+    assert readers(Topic.AUDIT_EVENTS.value) == {GATE, OPERATOR, PLANNER}
+    assert readers(Topic.FLEET_REPORTED.value) == readers(Topic.ZONES_DECLARED.value)
+    assert readers(Topic.ZONES_DECLARED.value) == {PLANNER, OPERATOR}
+    assert writers(Topic.ZONES_DECLARED.value) == writers(Topic.FLEET_REPORTED.value)
+    assert writers(Topic.FLEET_REPORTED.value) == {OPERATOR}
+    assert writers(Topic.PLANS_DISRUPTED.value) == {PLANNER}
     # Only people (the operator principal) write safety reviews; the parser may only read them.
     assert writers(Topic.ORDERS_REVIEWED.value) == {OPERATOR}
     assert readers(Topic.ORDERS_REVIEWED.value) == {PARSER, OPERATOR}
@@ -120,6 +127,8 @@ def test_every_consumed_topic_can_be_dead_lettered_by_its_consumer() -> None:
     consumers = {
         Topic.ORDERS_SUBMITTED: PARSER,
         Topic.ORDERS_PARSED: PLANNER,
+        Topic.FLEET_REPORTED: PLANNER,
+        Topic.ZONES_DECLARED: PLANNER,
         Topic.ORDERS_REVIEWED: PARSER,
         Topic.PLANS_PROPOSED: GATE,
         Topic.PLANS_DECIDED: GATE,

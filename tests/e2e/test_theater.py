@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -43,16 +42,27 @@ def _start(stack: Stack, *services: str) -> None:
             stack.start(service)
 
 
-def _superseding(stack: Stack, plan_id: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        for row in stack.qm_json("plans", "list"):
-            shown = stack.qm_json("plans", "show", row["plan_id"])
-            if shown["plan"]["supersedes"] == plan_id:
-                return dict(shown["plan"])
-        return None
+def _superseding(stack: Stack, plan_id: str) -> PlanProposed:
+    """The revision of a plan, read from plans.proposed.v1 (one read, however many plans)."""
 
-    found: dict[str, Any] = wait_for(f"a revision of {plan_id}", probe, 90, stack.logs)
+    def probe() -> PlanProposed | None:
+        records = asyncio.run(
+            read_topics(stack.env["KAFKA_BOOTSTRAP"], [Topic.PLANS_PROPOSED.value])
+        )
+        plans = [decode(PlanProposed, r.value, 1 << 20) for r in records]
+        return next((p for p in plans if p.supersedes == plan_id), None)
+
+    found: PlanProposed = wait_for(f"a revision of {plan_id}", probe, 90, stack.logs)
     return found
+
+
+def _close(stack: Stack, plan_id: str | None) -> None:
+    """Reject a revision the test leaves open. The topics are shared, and the gate does not
+    yet accept a revision that moves released stops (README), so a later test's batch must
+    not join this lineage."""
+    if plan_id is not None:
+        stack.qm("plans", "reject", plan_id, "--as", "duty-officer", "--reason", "test over",
+                 check=False)  # fmt: skip
 
 
 def _disruptions(bootstrap: str) -> list[PlanDisrupted]:
@@ -64,10 +74,12 @@ def test_a_vehicle_that_goes_down_leaves_its_open_plan_in_a_revision(
     stack: Stack, tmp_path: Path
 ) -> None:
     _start(stack, "planner", "parser")
-    (order_id,) = _submit(stack, tmp_path, [WATER])
+    (order_id,) = _submit(stack, tmp_path, [WATER.replace("Routine", "Priority")])
     first = _pending_with(stack, {order_id})
-    plan = stack.qm_json("plans", "show", first["plan_id"])["plan"]
-    (vehicle,) = {r["vehicle_id"] for r in plan["routes"]}
+    plan = PlanProposed.model_validate(stack.qm_json("plans", "show", first["plan_id"])["plan"])
+    # Earlier tests' orders on the shared topics may share the plan: take our order's vehicle.
+    vehicle = _leg_to(plan, order_id)[0]
+    revision: PlanProposed | None = None
     try:
         out = stack.qm("fleet", "down", vehicle, "--reason", "broken axle", "--as", "duty-officer")
         assert f"reported {vehicle} down" in out.stdout
@@ -75,10 +87,13 @@ def test_a_vehicle_that_goes_down_leaves_its_open_plan_in_a_revision(
         assert listed[vehicle]["status"] == "down"
         assert listed[vehicle]["reported_by"] == "duty-officer"
         revision = _superseding(stack, first["plan_id"])
-        assert vehicle not in {r["vehicle_id"] for r in revision["routes"]}
-        assert revision["order_ids"] == [order_id]
-        served = {s["order_id"] for r in revision["routes"] for s in r["stops"]}
-        assert order_id in served, "another vehicle can carry 4 pallets to FOB Halcyon"
+        assert vehicle not in {r.vehicle_id for r in revision.routes}
+        assert order_id in revision.order_ids
+        # Our order is served by another vehicle, or, when earlier tests' orders on the shared
+        # topics fill the fleet, left unserved with its reason: never on the vehicle that is down.
+        served = {s.order_id for r in revision.routes for s in r.stops}
+        unserved = {u.order_id: u.reason for u in revision.unserved}
+        assert order_id in served or unserved.get(order_id), revision.unserved
         # Nothing was released, so nothing is disrupted: no alert.
         bootstrap = stack.env["KAFKA_BOOTSTRAP"]
         assert not [d for d in _disruptions(bootstrap) if d.plan_id == first["plan_id"]]
@@ -86,13 +101,18 @@ def test_a_vehicle_that_goes_down_leaves_its_open_plan_in_a_revision(
         assert stack.metric("planner", "qm_planner_vehicles_out") == 1
     finally:
         stack.qm("fleet", "available", vehicle, "--reason", "repaired", "--as", "duty-officer")
+        _close(stack, revision.plan_id if revision else None)
 
 
-def _midpoint_of_first_leg(plan: PlanProposed) -> tuple[float, float]:
-    route = plan.routes[0]
-    a = SCENARIO.location_by_id[route.depot]
-    b = SCENARIO.location_by_id[route.stops[0].location]
-    return (a.lat + b.lat) / 2, (a.lon + b.lon) / 2
+def _leg_to(plan: PlanProposed, order_id: str) -> tuple[str, tuple[float, float]]:
+    """The vehicle that drives to the order, and the midpoint of its leg there."""
+    for route in plan.routes:
+        places = [route.depot, *(s.location for s in route.stops)]
+        for k, stop in enumerate(route.stops):
+            if stop.order_id == order_id:
+                a, b = SCENARIO.location_by_id[places[k]], SCENARIO.location_by_id[stop.location]
+                return route.vehicle_id, ((a.lat + b.lat) / 2, (a.lon + b.lon) / 2)
+    raise AssertionError(f"{order_id} is not routed in {plan.plan_id}")
 
 
 def test_a_zone_closed_over_a_released_route_alerts_and_revises_around_it(
@@ -106,7 +126,8 @@ def test_a_zone_closed_over_a_released_route_alerts_and_revises_around_it(
     released = wait_for(
         "the release", lambda: _releases(bootstrap).get(first["plan_id"]), 60, stack.logs
     ).plan
-    lat, lon = _midpoint_of_first_leg(released)
+    vehicle, (lat, lon) = _leg_to(released, order_id)
+    alert: PlanDisrupted | None = None
     try:
         out = stack.qm(
             "zones", "declare", "Z-E2E", "--circle", f"{lat:.5f},{lon:.5f},300",
@@ -124,7 +145,7 @@ def test_a_zone_closed_over_a_released_route_alerts_and_revises_around_it(
         )[0]
         assert alert.cause == "zone_closed" and alert.zone_id == "Z-E2E"
         assert order_id in alert.order_ids
-        assert alert.vehicle_ids == (released.routes[0].vehicle_id,)
+        assert vehicle in alert.vehicle_ids  # earlier tests' routes may be cut too
         assert stack.metric("planner", "qm_planner_disruptions_total") == 1
         assert "ALERT released plan" in (stack.logs / "planner.log").read_text()
 
@@ -146,3 +167,4 @@ def test_a_zone_closed_over_a_released_route_alerts_and_revises_around_it(
         assert revision.plan_id not in _releases(bootstrap)
     finally:
         stack.qm("zones", "lift", "Z-E2E", "--reason", "bridge open", "--as", "duty-officer")
+        _close(stack, alert.revision if alert else None)

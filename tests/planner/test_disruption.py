@@ -118,3 +118,24 @@ def test_a_rejected_plan_with_no_release_behind_it_is_left_alone(order: OrderFac
     lineage.on_rejected(first.plan.plan_id)
     assert lineage.disrupt(set(_vehicles(first).values()), NOW) is None
     assert lineage.live(NOW) == ()
+
+
+def test_a_rejected_head_restored_after_a_restart_is_never_re_planned(order: OrderFactory, loaded):
+    """The topics say the head was rejected: no batch joins it, and replaying the release it
+    revised does not re-plan it (the gate's outcomes are replayed after the restore)."""
+    first = _two_routes(order, loaded)
+    gone = _vehicles(first)["a"]
+    lineage = Lineage()
+    lineage.record(first)
+    lineage.on_released(first.plan.plan_id)
+    disruption = lineage.disrupt({gone}, NOW)
+    assert disruption is not None
+    basis = disruption.basis
+    plan = plan_batch(list(basis.orders), loaded, NOW, PlanParams(), FAST, locks=basis.locks)
+    revision = superseding(plan, basis.supersedes)
+    orders = {o.order_id: o for o in first.orders}
+    restarted = Lineage()
+    restarted.restore([first.plan, revision], [first.plan.plan_id], orders, [revision.plan_id])
+    assert restarted.head == revision.plan_id
+    assert restarted.basis(1, NOW) is None
+    assert restarted.on_outcome("plan_released", first.plan.plan_id) is None

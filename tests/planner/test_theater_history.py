@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from schemas.fleet import VehicleStatus
 from schemas.theater import Reported
 from schemas.topics import Topic
+from services.common.audit import ChainHead, append
 from services.common.codec import encode
-from services.planner.history import fold_theater, theater_topics
+from services.planner.history import fold, fold_theater, theater_topics, topics
+from tests.planner.helpers import NOW
 from tests.planner.test_fleet import report
 from tests.planner.test_zones import zone
 
@@ -45,3 +47,15 @@ def test_the_fold_keeps_the_latest_trusted_report_and_forgets_tombstoned_keys():
     assert {v: r.status for v, r in state.reports.items()} == {"TRUCK-A": VehicleStatus.MAINTENANCE}
     assert list(book.zones) == ["Z1"]
     assert theater_topics() == [fleet, zones]
+
+
+def test_the_restart_fold_reads_the_rejections_from_the_audit_trail():
+    head = ChainHead()
+    entries = [
+        append(head, "plan_rejected", "plan-1", NOW),
+        append(head, "plan_released", "p2", NOW),
+    ]
+    records = [Record(Topic.AUDIT_EVENTS.value, b"audit", encode(e)) for e in entries]
+    assert fold(records, 1 << 20).rejected == ["plan-1"]
+    assert Topic.AUDIT_EVENTS.value in topics(True)
+    assert Topic.AUDIT_EVENTS.value not in topics(False)
