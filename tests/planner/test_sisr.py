@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from itertools import pairwise, permutations
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from services.common.scenario import Scenario
 from services.planner import sisr
+from services.planner.locks import LockedRun
 from services.planner.problem import Customers, Problem, build_problem, customers_problem
 from services.planner.solver import SolveParams, solve
 from tests.planner.conftest import OrderFactory
@@ -100,6 +102,33 @@ def test_finds_the_enumerated_optimum(seed: int) -> None:
     assert sorted(n for r in routes for n in r) == list(range(1, len(c.demand)))
     assert all(_route_cost(c, r) < _NONE for r in routes if r)
     assert _distance(problem, routes) == optimum
+
+
+def _two_clusters(size: int) -> Customers:
+    """`size` customers near (0, 0), `size` near (1000, 0), the depot between; wide windows."""
+    pos = [(500, 0)] + [(x * 1000 + k % 7, k // 7) for x in (0, 1) for k in range(size)]
+    dist = tuple(
+        tuple(round(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5) for b in pos) for a in pos
+    )
+    n = len(pos)
+    return Customers(dist, dist, (0,) + (1,) * (n - 1), ((0, 10**6),) * n, (0,) * n, n, 2)
+
+
+def test_a_job_no_near_route_may_take_goes_into_a_far_one() -> None:
+    """Past 40 jobs recreate tries the routes near a job first; one only a far route may take
+    (a locked run there, its neighbours all on the other duty) is still served there."""
+    size = 50
+    problem = customers_problem(_two_clusters(size))
+    far = size - 1  # the job at the edge of the left cluster that only duty 1 may serve
+    jobs = tuple(
+        replace(job, allowed=(0,) if k < size and k != far else (1,))
+        for k, job in enumerate(problem.jobs)
+    )
+    problem = replace(problem, jobs=jobs, locked=(LockedRun(1, (size,)),))
+    routes = sisr.start_routes(problem, 0.3)
+    assert routes is not None
+    assert problem.jobs[far].node in routes[1]
+    assert sorted(n for r in routes for n in r) == list(range(1, 2 * size + 1))
 
 
 def test_only_allowed_duties_serve_and_the_unservable_stay_out(

@@ -191,6 +191,11 @@ static int cut(const Inst *I, Sol *S, int r, int from, int count, int keep, int 
     return update_route(I, S, r);
 }
 
+/* Recreate tries a job in the routes of its NEAR_JOBS - 1 nearest jobs (and in every route
+   when none of those takes it): at 400 jobs and more a far route rarely holds the cheapest
+   position, and scanning all of them was most of an iteration's time. */
+#define NEAR_JOBS 40
+
 typedef struct {
     double c_bar;      /* average jobs removed per ruin */
     double l_max;      /* longest string */
@@ -267,8 +272,21 @@ static void order_jobs(const Inst *I, Rng *rng, int *a, int n) {
     }
 }
 
-/* Greedy insertion with blinks: each job at its cheapest feasible position, else left out. */
-static void recreate(const Inst *I, Sol *S, const Knobs *k, Rng *rng, int *stamp, int *tick) {
+/* Routes holding one of u's `near` nearest jobs get near[r] == tick (granular recreate). */
+static void mark_near(const Inst *I, const Sol *S, int u, int *near, int tick) {
+    const int *adj = I->adj + (i64)u * I->jobs;
+    int count = NEAR_JOBS < I->jobs ? NEAR_JOBS : I->jobs;
+    for (int a = 1; a < count; a++) {
+        int r = S->route_of[adj[a]];
+        if (r >= 0) near[r] = tick;
+    }
+}
+
+/* Greedy insertion with blinks: each job at its cheapest feasible position, else left out.
+   Positions are tried in the routes near the job first (and in one empty duty per shape);
+   a job that fits none of them but a new route tries every route. */
+static void recreate(const Inst *I, Sol *S, const Knobs *k, Rng *rng, int *stamp, int *near,
+                     int *tick) {
     int n_left = S->n_un, kept = 0;
     int *todo = S->un;
     order_jobs(I, rng, todo, n_left);
@@ -278,6 +296,9 @@ static void recreate(const Inst *I, Sol *S, const Knobs *k, Rng *rng, int *stamp
         i64 best = INT64_MAX, du0 = I->job_dem[2 * u], du1 = I->job_dem[2 * u + 1];
         i64 open = I->job_open[u], close = I->job_close[u];
         const unsigned char *may = I->allowed + (i64)u * I->duties;
+        int granular = I->jobs > NEAR_JOBS;
+        if (granular) mark_near(I, S, u, near, ++*tick);
+    scan:
         ++*tick;
         for (int r = 0; r < I->duties; r++) {
             if (!may[r]) continue;
@@ -285,6 +306,8 @@ static void recreate(const Inst *I, Sol *S, const Knobs *k, Rng *rng, int *stamp
             if (n == 0) { /* empty duties of one shape are interchangeable: try the first */
                 if (stamp[I->duty_shape[r]] == *tick) continue;
                 stamp[I->duty_shape[r]] = *tick;
+            } else if (granular && near[r] != *tick - 1) {
+                continue;
             }
             if (S->load[2 * r] + du0 > I->duty_cap[2 * r] ||
                 S->load[2 * r + 1] + du1 > I->duty_cap[2 * r + 1])
@@ -310,6 +333,10 @@ static void recreate(const Inst *I, Sol *S, const Knobs *k, Rng *rng, int *stamp
                 best_r = r;
                 best_p = p;
             }
+        }
+        if (granular && (best_r < 0 || S->len[best_r] == 0)) {
+            granular = 0;
+            goto scan;
         }
         if (best_r < 0) {
             todo[kept++] = u; /* stays unassigned; todo is S->un, rewritten in place */
@@ -361,8 +388,9 @@ i64 sisr_solve(const Inst *instance, const int *start_routes, double seconds, ui
     I.remote = malloc((size_t)jobs * sizeof(i64));
     Near *row = malloc((size_t)jobs * sizeof(Near) + 1);
     int *stamp = calloc((size_t)duties + 1, sizeof(int));
+    int *near = calloc((size_t)duties + 1, sizeof(int));
     unsigned char *ruined = malloc((size_t)duties + 1);
-    int ok = I.adj && I.remote && row && stamp && ruined;
+    int ok = I.adj && I.remote && row && stamp && near && ruined;
     ok = alloc_sol(&I, &a) & alloc_sol(&I, &b) & alloc_sol(&I, &best) & ok;
     i64 iterations = -1;
     if (!ok) goto done;
@@ -405,7 +433,7 @@ i64 sisr_solve(const Inst *instance, const int *start_routes, double seconds, ui
     for (int j = 0; j < jobs; j++)
         if (cur->route_of[j] < 0) cur->un[cur->n_un++] = j;
     int tick = 0;
-    recreate(&I, cur, &k, &rng, stamp, &tick);
+    recreate(&I, cur, &k, &rng, stamp, near, &tick);
     cur->cost = total_cost(&I, cur);
     copy_sol(&I, &best, cur);
 
@@ -427,7 +455,7 @@ i64 sisr_solve(const Inst *instance, const int *start_routes, double seconds, ui
         iterations++;
         copy_sol(&I, cand, cur);
         if (!ruin(&I, cand, &k, &rng, ruined)) continue; /* a shortcut broke a window */
-        recreate(&I, cand, &k, &rng, stamp, &tick);
+        recreate(&I, cand, &k, &rng, stamp, near, &tick);
         cand->cost = total_cost(&I, cand);
         double threshold = -temp * log(uniform(&rng) + 1e-300);
         if ((double)(cand->cost - cur->cost) < threshold) {
@@ -451,6 +479,7 @@ done:
     free(I.remote);
     free(row);
     free(stamp);
+    free(near);
     free(ruined);
     return iterations;
 }
