@@ -35,6 +35,11 @@ _MIN_PORTFOLIO_S = 1.0
 _COLLECT_S = 1.0
 # Time allowed for OR-Tools to read start routes, whatever is left of the limit.
 _READ_S = 5
+# From this many jobs up, OR-Tools' guided local search after the "sisr" start routes gains
+# almost nothing in its share (0.02 % in 3 s of 30 at 400 jobs) and overruns its limit by one
+# or two seconds: the start routes keep all but this share, and OR-Tools mostly reads them.
+_MANY_JOBS = 300
+_MANY_JOBS_POLISH_SHARE = 0.01
 # How often a portfolio worker checks that the planner that spawned it is still there.
 _PARENT_CHECK_S = 0.5
 _FOUND = frozenset(
@@ -385,7 +390,10 @@ def _start_routes(
 ) -> list[list[int]] | None:
     """Node lists per duty to start from: our construction when asked, else the locked runs."""
     if params.construction.start == "sisr" and sisr.applies(problem) and sisr.available():
-        budget = (deadline - time.time()) * (1 - params.construction.polish_share)
+        share = params.construction.polish_share
+        if len(problem.jobs) >= _MANY_JOBS:
+            share = min(share, _MANY_JOBS_POLISH_SHARE)
+        budget = (deadline - time.time()) * (1 - share)
         routes = sisr.start_routes(problem, budget, seed=params.construction.seed, progress=bests)
         if routes is not None:
             return routes
