@@ -33,6 +33,7 @@ from services.common.broker import (
 from services.common.codec import encode
 from services.common.scenario import LoadedScenario
 from services.common.signing import UntrustedStoreError, check_signer, load_verified_store
+from services.common.zones import ZoneBook, cut_vehicles, vehicles_cut
 from services.planner.batching import Batcher
 from services.planner.fleet import FleetState
 from services.planner.locks import Lock, LocksInfeasible
@@ -48,7 +49,6 @@ from services.planner.replan import (
 )
 from services.planner.settings import PlannerSettings
 from services.planner.solver import Progress
-from services.planner.zones import ZoneBook, cut_vehicles, vehicles_cut
 
 log = logging.getLogger("qm.planner")
 SERVICE = "planner"

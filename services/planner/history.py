@@ -16,8 +16,8 @@ from schemas.theater import Reported
 from schemas.topics import Topic
 from schemas.zones import ZoneDeclared
 from services.common.codec import DecodeError, decode
+from services.common.zones import ZoneBook
 from services.planner.fleet import FleetState
-from services.planner.zones import ZoneBook
 
 R = TypeVar("R", bound=Reported)
 

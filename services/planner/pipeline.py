@@ -9,6 +9,7 @@ from schemas.envelope import content_id
 from schemas.orders import OrderParsed
 from schemas.plans import PlanProposed
 from services.common.scenario import LoadedScenario
+from services.common.zones import ZoneBook
 from services.planner.fleet import FleetState, fleet_violations
 from services.planner.locks import Lock, LocksInfeasible
 from services.planner.plan import make_plan
@@ -16,7 +17,7 @@ from services.planner.problem import MatrixProvider, PlanParams, Problem, build_
 from services.planner.roads import FallbackHook, matrix_for
 from services.planner.solver import Progress, Solution, SolveParams, solve
 from services.planner.verify import verify
-from services.planner.zones import ZoneAwareMatrix, ZoneBook, explained, ring, zone_violations
+from services.planner.zones import ZoneAwareMatrix, explained, ring, zone_violations
 
 
 class PlanInvalid(RuntimeError):

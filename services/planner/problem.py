@@ -10,10 +10,10 @@ from typing import Any, Literal, Protocol, get_args
 
 from schemas.orders import OrderParsed, Priority
 from services.common.scenario import Break, Scenario, Vehicle, clock_min
+from services.common.zones import EARTH_RADIUS_M
 from services.planner.explain import screen
 from services.planner.locks import Lock, LockedRun, bind_locks
 
-EARTH_RADIUS_M = 6_371_008.8
 # Integer rounding must never make an overload look feasible: demands round up, capacities down.
 _EPS = 1e-9
 # Penalties grow geometrically with the batch size; past this the objective could overflow int64.

@@ -16,7 +16,7 @@ from schemas.zones import ZoneDeclared
 from services.common.codec import decode
 from services.common.kafka import read_topics
 from services.common.scenario import load_scenario
-from services.planner.zones import ZoneBook, crossings
+from services.common.zones import ZoneBook, crossings
 from tests.e2e.conftest import REPO, Stack, wait_for
 from tests.e2e.test_pipeline import _releases, _submit
 from tests.e2e.test_replan import _approve, _pending_with

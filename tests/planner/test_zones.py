@@ -13,20 +13,17 @@ import pytest
 from schemas.theater import Position
 from schemas.zones import Circle, ZoneDeclared
 from services.common.scenario import LoadedScenario
-from services.planner.pipeline import plan_batch, stamped
-from services.planner.problem import GreatCircleMatrix, PlanParams
-from services.planner.roads import OsrmTableMatrix, matrix_for
-from services.planner.zones import (
-    FORBIDDEN_M,
-    ZoneAwareMatrix,
+from services.common.zones import (
     ZoneBook,
     cut_vehicles,
-    ring,
     segment_crosses_circle,
     segment_crosses_polygon,
     vehicles_cut,
-    zone_violations,
 )
+from services.planner.pipeline import plan_batch, stamped
+from services.planner.problem import GreatCircleMatrix, PlanParams
+from services.planner.roads import OsrmTableMatrix, matrix_for
+from services.planner.zones import FORBIDDEN_M, ZoneAwareMatrix, ring, zone_violations
 from tests.planner.conftest import OrderFactory
 from tests.planner.helpers import FAST, NOW, scenario_with, vehicle
 
