@@ -15,11 +15,9 @@ from services.cli.context import fail, run, settings
 from services.cli.signer import sender
 from services.common.codec import DecodeError, decode
 from services.common.kafka import KafkaUnavailable, read_topics
-from services.common.signing import key_id_of
+from services.common.signing import REPORTING_ROLES, key_id_of
 
 R = TypeVar("R", bound=Reported)
-# The roles the planner takes reports from (services/planner/handlers.py says the same).
-REPORTING_ROLES = ("approver", "admin")
 _RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
 
 

@@ -179,12 +179,15 @@ def grants(parser_group: str = PARSER, planner_group: str = PLANNER) -> dict[str
             denied_writes=(decided, released),
         ),
         GATE: Grant(
-            # No consumer group: the gate reads its topics whole at every start.
+            # No consumer group: the gate reads its topics whole at every start, the theater's
+            # state topics too (a stranded release may move; no plan may cross a closed area).
             reads=(
                 Topic.PLANS_PROPOSED.value,
                 decided,
                 released,
                 Topic.AUDIT_EVENTS.value,
+                Topic.FLEET_REPORTED.value,
+                Topic.ZONES_DECLARED.value,
             ),
             writes=(
                 released,

@@ -265,6 +265,19 @@ def check_signer(
     return None
 
 
+# Who may report a vehicle's state or a closed area: the planner, the gate and `qm fleet|zones`
+# take reports only from keys trusted for these roles.
+REPORTING_ROLES = ("approver", "admin")
+
+
+def check_reporter(message: Signed, trust: TrustStore, now: datetime) -> tuple[str, str] | None:
+    """(reason code, detail) unless a trusted key of an approver or admin signed the report."""
+    found = check_signer(message, trust, now, "report")
+    if found is None and message.role not in REPORTING_ROLES:
+        found = "role_not_permitted", f"{message.role} may not report vehicles or areas"
+    return found
+
+
 def verify_decision(decision: PlanDecided, key: TrustedKey) -> bool:
     """True when the decision's signature verifies against this trusted key."""
     return verify_payload(decision.signed_payload(), decision.signature, key)

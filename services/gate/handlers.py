@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
@@ -16,8 +17,10 @@ from schemas.plans import PlanDecided, PlanProposed, PlanReleased
 from schemas.topics import Topic
 from services.common.audit import ChainHead, append
 from services.common.broker import publish, publishes, service_router, subscribe
+from services.common.codec import DecodeError
 from services.common.scenario import load_scenario
 from services.common.signing import UntrustedStoreError, load_verified_store
+from services.gate.history import apply_report, report_of
 from services.gate.metrics import GateMetrics
 from services.gate.rules import GateState, Outcome, Policy, Refusal, Withdrawn, evaluate
 from services.gate.settings import GateSettings
@@ -91,6 +94,24 @@ class Gate:
         self.state.remember_plan(plan)
         self._event(plan.plan_id).set()
         self.metrics.plans_pending.set(self._pending())
+
+    async def on_state_report(self, msg: KafkaMessage) -> None:
+        """A vehicle's state or a closed area, as a duty officer signed it: the gate lets go of
+        released stops it strands and refuses plans that cross a closed area. Read raw: a
+        tombstone (no value) removes what it names; the planner dead-letters what is refused."""
+        record: Any = msg.raw_message  # a single ConsumerRecord: not a batch subscriber
+        try:
+            report = report_of(record, self.settings.max_message_bytes)
+        except DecodeError:
+            self.metrics.reports.labels(topic=record.topic, outcome="invalid").inc()
+            return
+        try:
+            trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
+        except UntrustedStoreError:
+            self.metrics.reports.labels(topic=record.topic, outcome="untrusted_store").inc()
+            return
+        outcome = apply_report(self.state, record, report, trust, utcnow())
+        self.metrics.reports.labels(topic=record.topic, outcome=outcome).inc()
 
     async def on_plan_released(self, release: PlanReleased) -> None:
         """Remember releases (ours, read back) so a plan is never released twice."""
@@ -211,5 +232,7 @@ def build_router(gate: Gate) -> KafkaRouter:
         (Topic.PLANS_DECIDED, gate.on_plan_decided),
     ):
         subscribe(router, topic, handler, group_id=None, max_bytes=limit)
+    for topic in (Topic.FLEET_REPORTED, Topic.ZONES_DECLARED):
+        subscribe(router, topic, gate.on_state_report, group_id=None)
     publishes(router, Topic.PLANS_RELEASED, Topic.AUDIT_EVENTS)
     return router

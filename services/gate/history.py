@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from schemas.audit import AuditKind, AuditRecorded
+from schemas.fleet import VehicleReported
 from schemas.plans import PlanProposed, PlanReleased
 from schemas.topics import Topic
+from schemas.zones import ZoneDeclared
 from services.common.audit import ChainHead
 from services.common.broker import dead_lettered_source
 from services.common.codec import DecodeError, decode
+from services.common.signing import TrustStore, check_reporter
 from services.gate.rules import GateState
 
 # The gate's inputs; their dead-letter topics name the records already dead-lettered.
@@ -60,3 +64,52 @@ def fold(records: Iterable[Any], max_bytes: int) -> History:
         except DecodeError:
             continue
     return history
+
+
+# The theater's state topics, read whole at start: which vehicles are out, which areas closed.
+THEATER = (Topic.FLEET_REPORTED.value, Topic.ZONES_DECLARED.value)
+
+
+def report_of(record: Any, max_bytes: int) -> VehicleReported | ZoneDeclared | None:
+    """The report a state record holds; None for a tombstone (no value). DecodeError else."""
+    if not record.value:
+        return None
+    if record.topic == Topic.FLEET_REPORTED.value:
+        return decode(VehicleReported, record.value, max_bytes)
+    return decode(ZoneDeclared, record.value, max_bytes)
+
+
+def apply_report(
+    state: GateState,
+    record: Any,
+    report: VehicleReported | ZoneDeclared | None,
+    trust: TrustStore,
+    now: datetime,
+) -> str:
+    """Fold one state record if a reporter's trusted key signed it: the outcome, for a metric
+    (applied, tombstone, or the refusal's reason code; the planner dead-letters refusals)."""
+    key = (record.key or b"").decode(errors="replace")
+    if report is not None:
+        refused = check_reporter(report, trust, now)
+        if refused is not None:
+            return refused[0]
+    if record.topic == Topic.FLEET_REPORTED.value:
+        vehicle = report.vehicle_id if isinstance(report, VehicleReported) else key
+        state.report_vehicle(vehicle, report if isinstance(report, VehicleReported) else None)
+    else:
+        zone = report.zone_id if isinstance(report, ZoneDeclared) else key
+        state.zones.apply(zone, report if isinstance(report, ZoneDeclared) else None)
+    return "applied" if report is not None else "tombstone"
+
+
+def fold_theater(
+    state: GateState, records: Iterable[Any], trust: TrustStore, now: datetime, max_bytes: int
+) -> None:
+    """The state topics, in log order, folded into the gate's state (what does not decode or
+    is not trusted is skipped: the live subscribers count it)."""
+    for record in records:
+        try:
+            report = report_of(record, max_bytes)
+        except DecodeError:
+            continue
+        apply_report(state, record, report, trust, now)

@@ -17,6 +17,7 @@ class GateMetrics:
     plans_known: Gauge
     plans_pending: Gauge
     oldest_pending: Gauge
+    reports: Counter
 
     @classmethod
     def on(cls, registry: CollectorRegistry) -> GateMetrics:
@@ -52,6 +53,12 @@ class GateMetrics:
             oldest_pending=Gauge(
                 "qm_gate_oldest_pending_plan_seconds",
                 "Age of the oldest proposed plan still waiting for a human decision (0 when none).",
+                registry=registry,
+            ),
+            reports=Counter(
+                "qm_gate_theater_reports",
+                "Fleet and zone reports the gate read: applied, tombstone, or refused (why).",
+                ["topic", "outcome"],
                 registry=registry,
             ),
         )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from schemas.envelope import content_id
+from schemas.fleet import VehicleReported, VehicleStatus
 from schemas.orders import Priority, derives_from
 from schemas.plans import (
     Approval,
@@ -18,6 +19,7 @@ from schemas.plans import (
 )
 from services.common.scenario import Scenario
 from services.common.signing import TrustedKey, TrustStore, check_signer, normal_id
+from services.common.zones import ZoneBook, crossings, vehicles_cut
 
 APPROVING_ROLES = frozenset({"approver"})
 
@@ -47,6 +49,7 @@ class Refusal(StrEnum):
     BAD_LIFETIME = "bad_lifetime"
     LIFETIME_TOO_LONG = "lifetime_too_long"
     SAME_PERSON = "same_person"
+    CROSSES_CLOSED_AREA = "crosses_closed_area"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,24 @@ class GateState:
     seen: set[str] = field(default_factory=set)
     superseded_by: dict[str, str] = field(default_factory=dict)
     committed: dict[str, Commitment] = field(default_factory=dict)
+    # The theater as the trusted reports on the compacted state topics have it.
+    fleet: dict[str, VehicleReported] = field(default_factory=dict)
+    zones: ZoneBook = field(default_factory=ZoneBook)
+
+    def report_vehicle(self, vehicle_id: str, report: VehicleReported | None) -> None:
+        """Fold one trusted fleet record (None: a tombstone); an older report changes nothing."""
+        held = self.fleet.get(vehicle_id)
+        if report is None:
+            self.fleet.pop(vehicle_id, None)
+        elif held is None or report.reported_at >= held.reported_at:
+            self.fleet[vehicle_id] = report
+
+    def vehicle_out(self, vehicle_id: str, now: datetime) -> bool:
+        """Reported down or in maintenance, and not yet back."""
+        report = self.fleet.get(vehicle_id)
+        if report is None or report.status is VehicleStatus.AVAILABLE:
+            return False
+        return report.available_from is None or report.available_from > now
 
     def remember_plan(self, plan: PlanProposed) -> None:
         """Record a proposal; a plan that supersedes another closes that one to decisions."""
@@ -213,7 +234,7 @@ def _is_self_approval(
 
 
 def _check_plan(
-    decision: PlanDecided, state: GateState, trust: TrustStore, now: datetime
+    decision: PlanDecided, state: GateState, trust: TrustStore, now: datetime, scenario: Scenario
 ) -> Outcome | None:
     plan = state.plans.get(decision.plan_id)
     if plan is None:
@@ -232,8 +253,39 @@ def _check_plan(
     if decision.decision is Decision.APPROVE and _is_self_approval(decision, plan, trust, now):
         return Outcome(Refusal.SELF_APPROVAL, "an operator cannot approve their own order")
     if decision.decision is Decision.APPROVE:
-        return _check_commitments(plan, state)
+        return _check_zones(plan, state, scenario) or _check_commitments(plan, state, scenario, now)
     return None
+
+
+def _check_zones(plan: PlanProposed, state: GateState, scenario: Scenario) -> Outcome | None:
+    """The gate's own re-check: no leg of the plan crosses a closed area while it is closed."""
+    found = crossings(plan, scenario, state.zones.zones.values())
+    if not found:
+        return None
+    leg, zone = found[0]
+    checked = f"; the plan was checked against {plan.zones or 'no zones'}, the gate holds " + (
+        state.zones.version
+    )
+    return Outcome(
+        Refusal.CROSSES_CLOSED_AREA,
+        f"{leg.vehicle_id} drives {leg.origin}→{leg.to} across closed area {zone.zone_id} "
+        f"({zone.reason or 'no reason given'}) at {leg.leaves:%F %H:%MZ}{checked}",
+    )
+
+
+def _freed(state: GateState, scenario: Scenario, now: datetime) -> set[tuple[str, str]]:
+    """(released plan, vehicle) whose commitments no longer bind: the vehicle is out, or a zone
+    closed since cuts what is left of its route. The planner frees the same stops."""
+    freed: set[tuple[str, str]] = set()
+    for plan_id in {held.plan_id for held in state.committed.values()}:
+        released = state.plans.get(plan_id)
+        if released is None:
+            continue
+        cut = vehicles_cut(released, scenario, state.zones.zones.values(), now)
+        for route in released.routes:
+            if route.vehicle_id in cut or state.vehicle_out(route.vehicle_id, now):
+                freed.add((plan_id, route.vehicle_id))
+    return freed
 
 
 def _sequences(plan: PlanProposed) -> dict[str, list[str]]:
@@ -244,9 +296,13 @@ def _sequences(plan: PlanProposed) -> dict[str, list[str]]:
     return sequences
 
 
-def _check_commitments(plan: PlanProposed, state: GateState) -> Outcome | None:
-    """An order is released once; only a plan superseding its release may carry it, unmoved."""
+def _check_commitments(
+    plan: PlanProposed, state: GateState, scenario: Scenario, now: datetime
+) -> Outcome | None:
+    """An order is released once; only a plan superseding its release may carry it, unmoved,
+    unless its vehicle is out or a closed area cuts its route: then it may move."""
     lineage = set(superseded_plans(plan, state.plans))
+    freed = _freed(state, scenario, now)
     served = {
         order_id: (vehicle_id, rank)
         for vehicle_id, order_ids in _sequences(plan).items()
@@ -264,6 +320,8 @@ def _check_commitments(plan: PlanProposed, state: GateState) -> Outcome | None:
                 "supersede",
             )
         vehicle_id, _ = served.get(order_id, ("", -1))
+        if (held.plan_id, held.vehicle_id) in freed:
+            continue
         if vehicle_id != held.vehicle_id:
             where = f"moves it to {vehicle_id}" if vehicle_id else "leaves it unserved"
             return Outcome(
@@ -287,7 +345,7 @@ def evaluate(
     if decision.message_id in state.seen:
         return Outcome(Refusal.DUPLICATE, "decision already applied")
     refused = _authenticate(decision, trust, now, policy) or _check_plan(
-        decision, state, trust, now
+        decision, state, trust, now, policy.scenario
     )
     if refused is not None:
         return refused

@@ -32,7 +32,7 @@ from services.common.broker import (
 )
 from services.common.codec import encode
 from services.common.scenario import LoadedScenario
-from services.common.signing import UntrustedStoreError, check_signer, load_verified_store
+from services.common.signing import UntrustedStoreError, check_reporter, load_verified_store
 from services.common.zones import ZoneBook, cut_vehicles, vehicles_cut
 from services.planner.batching import Batcher
 from services.planner.fleet import FleetState
@@ -53,7 +53,6 @@ from services.planner.solver import Progress
 log = logging.getLogger("qm.planner")
 SERVICE = "planner"
 # Who may tell the planner that a vehicle is down or an area closed.
-REPORTING_ROLES = ("approver", "admin")
 R = TypeVar("R", bound=Reported)
 
 
@@ -199,10 +198,7 @@ class Planner:
             trust = load_verified_store(self.settings.trust_store, self.settings.admin_public_key)
         except UntrustedStoreError as err:
             return "untrusted_store", str(err)
-        found = check_signer(report, trust, now, "report")
-        if found is None and report.role not in REPORTING_ROLES:
-            found = "role_not_permitted", f"{report.role} may not report vehicles or areas"
-        return found
+        return check_reporter(report, trust, now)
 
     async def _disrupted(
         self,

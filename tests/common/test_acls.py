@@ -114,7 +114,8 @@ def test_each_topic_has_the_writers_and_readers_the_pipeline_needs() -> None:
     assert readers(Topic.PLANS_RELEASED.value) == {GATE, OPERATOR, PLANNER}
     assert readers(Topic.AUDIT_EVENTS.value) == {GATE, OPERATOR, PLANNER}
     assert readers(Topic.FLEET_REPORTED.value) == readers(Topic.ZONES_DECLARED.value)
-    assert readers(Topic.ZONES_DECLARED.value) == {PLANNER, OPERATOR}
+    # The gate reads the theater too: it frees stranded releases and re-checks closed areas.
+    assert readers(Topic.ZONES_DECLARED.value) == {GATE, PLANNER, OPERATOR}
     assert writers(Topic.ZONES_DECLARED.value) == writers(Topic.FLEET_REPORTED.value)
     assert writers(Topic.FLEET_REPORTED.value) == {OPERATOR}
     assert writers(Topic.PLANS_DISRUPTED.value) == {PLANNER}

@@ -22,7 +22,13 @@ CONSUMES = {
         Topic.FLEET_REPORTED,
         Topic.ZONES_DECLARED,
     },
-    "gate": {Topic.PLANS_PROPOSED, Topic.PLANS_DECIDED, Topic.PLANS_RELEASED},
+    "gate": {
+        Topic.PLANS_PROPOSED,
+        Topic.PLANS_DECIDED,
+        Topic.PLANS_RELEASED,
+        Topic.FLEET_REPORTED,
+        Topic.ZONES_DECLARED,
+    },
 }
 # What each service's router declares it publishes.
 PUBLISHES = {
