@@ -94,10 +94,14 @@ def test_a_vehicle_that_goes_down_leaves_its_open_plan_in_a_revision(
         served = {s.order_id for r in revision.routes for s in r.stops}
         unserved = {u.order_id: u.reason for u in revision.unserved}
         assert order_id in served or unserved.get(order_id), revision.unserved
-        # Nothing was released, so nothing is disrupted: no alert.
+        # Our plan was not released, so it is not disrupted: no alert names it. (On a shared
+        # broker it may revise an earlier test's release with stops on that vehicle: that one
+        # is alerted, and only that.)
         bootstrap = stack.env["KAFKA_BOOTSTRAP"]
-        assert not [d for d in _disruptions(bootstrap) if d.plan_id == first["plan_id"]]
-        assert stack.metric("planner", "qm_planner_disruptions_total") == 0
+        alerts = [d for d in _disruptions(bootstrap) if d.revision == revision.plan_id]
+        releases = _releases(bootstrap)
+        assert all(d.plan_id != first["plan_id"] and d.plan_id in releases for d in alerts)
+        assert stack.metric("planner", "qm_planner_disruptions_total") == len(alerts)
         assert stack.metric("planner", "qm_planner_vehicles_out") == 1
     finally:
         stack.qm("fleet", "available", vehicle, "--reason", "repaired", "--as", "duty-officer")
