@@ -4,6 +4,7 @@ faithful to who may serve what, and the planner still plans when the search cann
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from itertools import pairwise, permutations
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from services.common.scenario import Scenario
-from services.planner import sisr
+from services.planner import sisr, solver
 from services.planner.locks import LockedRun
 from services.planner.problem import Customers, Problem, build_problem, customers_problem
 from services.planner.solver import SolveParams, solve
@@ -191,3 +192,23 @@ def test_a_prebuilt_library_named_in_the_settings_is_the_one_loaded(
     assert sisr.library_path() == prebuilt
     monkeypatch.delenv("QM_PLANNER_SISR_LIBRARY")
     assert sisr.library_path().parent.name == "native"
+
+
+def test_from_300_jobs_or_tools_keeps_1_percent_of_the_limit_not_10(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start routes get 90 % of the time left at 299 jobs and 99 % at 300 (README)."""
+    budgets: dict[int, float] = {}
+
+    def start_routes(problem: Problem, seconds: float, **_: object) -> None:
+        budgets[len(problem.jobs)] = seconds
+
+    monkeypatch.setattr(sisr, "start_routes", start_routes)
+    params = SolveParams(time_limit_s=10, workers=1)
+    for jobs in (299, 300):
+        dist = tuple(tuple(abs(a - b) for b in range(jobs + 1)) for a in range(jobs + 1))
+        n = jobs + 1
+        c = Customers(dist, dist, (0,) + (1,) * jobs, ((0, 10**6),) * n, (0,) * n, n, 2)
+        solver._start_routes(customers_problem(c), params, time.time() + 10)
+    assert 8.8 < budgets[299] <= 9.0
+    assert 9.7 < budgets[300] <= 9.9
