@@ -167,8 +167,18 @@ def test_a_zone_closed_over_a_released_route_alerts_and_revises_around_it(
                 book.apply(declared.zone_id, declared)
         assert crossings(revision, SCENARIO, book.zones.values()) == []
         assert crossings(released, SCENARIO, book.zones.values()), "the zone cut the release"
-        # The revision waits for a person, like any plan.
+        # The revision waits for a person, like any plan; the gate releases it once approved,
+        # although it moves released stops: the zone cuts the route they were on.
         assert revision.plan_id not in _releases(bootstrap)
+        _approve(stack, revision.plan_id)
+        final = wait_for(
+            "the revision's release",
+            lambda: _releases(bootstrap).get(revision.plan_id),
+            60,
+            stack.logs,
+        )
+        assert crossings(final.plan, SCENARIO, book.zones.values()) == []
+        alert = None  # released: nothing left open to reject
     finally:
         stack.qm("zones", "lift", "Z-E2E", "--reason", "bridge open", "--as", "duty-officer")
         _close(stack, alert.revision if alert else None)
