@@ -41,7 +41,8 @@ class Contender:
 
 
 _SPEC_HELP = (
-    "rules | llama:MODEL[@fallback] | openai:MODEL@URL[@fallback], each optionally with "
+    "rules | llama:MODEL[@fallback|@unread] | openai:MODEL@URL[@fallback|@unread], each "
+    "optionally with "
     "@judge=prompt:MODEL | @judge=encoder:MODEL | @judge=off (default: the parser's settings)"
 )
 
@@ -49,9 +50,9 @@ _SPEC_HELP = (
 def _contender(spec: str, threads: int) -> Contender:
     """A backend spec (see _SPEC_HELP) -> the parser configuration it names."""
     parts = spec.split("@")
-    policy: ModelPolicy = "fallback" if "fallback" in parts else "always"
+    policy: ModelPolicy = next((p for p in ("fallback", "unread") if p in parts), "always")
     judged = [p.removeprefix("judge=") for p in parts if p.startswith("judge=")]
-    parts = [p for p in parts if p != "fallback" and not p.startswith("judge=")]
+    parts = [p for p in parts if p not in ("fallback", "unread") and not p.startswith("judge=")]
     kind, _, model = parts[0].partition(":")
     judge_kind, _, judge_model = (judged[0] if judged else "").partition(":")
     extra: dict[str, Any] = {"judge": judge_kind} if judge_kind else {}

@@ -40,7 +40,13 @@ from services.parser.intake import read_order, where_of
 from services.parser.judge import RedLineJudge
 from services.parser.llm import LLMBackend, LLMError
 from services.parser.metrics import ParserMetrics
-from services.parser.pipeline import ParseResult, parse_many, read_released, to_messages
+from services.parser.pipeline import (
+    ParseFailed,
+    ParseResult,
+    parse_many,
+    read_released,
+    to_messages,
+)
 from services.parser.review import (
     ReviewCheck,
     ReviewRefusal,
@@ -131,10 +137,11 @@ class Parser:
             self.safety,
         )
         for (record, _), result in zip(decoded, results, strict=True):
-            if isinstance(result, LLMError):
-                self.metrics.orders.labels(outcome="invalid", reason="llm_failed").inc()
+            if isinstance(result, LLMError | ParseFailed):
+                reason = "llm_failed" if isinstance(result, LLMError) else "parser_error"
+                self.metrics.orders.labels(outcome="invalid", reason=reason).inc()
                 await dead_letter_record(
-                    self.broker, Topic.ORDERS_SUBMITTED, record, "llm_failed", str(result), SERVICE
+                    self.broker, Topic.ORDERS_SUBMITTED, record, reason, str(result), SERVICE
                 )
             else:
                 outgoing.extend(self._outgoing(message, result) for message in result.messages)

@@ -5,19 +5,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
 
 from services.common.scenario import Scenario
+from services.parser.coverage import unread
 from services.parser.extraction import Extraction, is_grounded, too_long
 from services.parser.history import current
 from services.parser.items import ItemsResult, Line, catalog, resolve_items
 from services.parser.places import PlaceResult, choose_destination, gazetteer
 from services.parser.policy import Category, Screen, post_check, screen
 from services.parser.priority import Priority, resolve_priority
-from services.parser.quantities import convert, parse_quantity
+from services.parser.quantities import UNIT_WORDS, convert, parse_quantity
 from services.parser.requester import find_requester
 from services.parser.spoken import digits_spoken
 from services.parser.times import Window, resolve_window
 
+# Flag of an accepted order with a count no line was read from: the model reads it when there is
+# one, and the person who approves sees it.
+UNREAD_FLAG = "unread_count:"
 _PRIORITY_CONFIDENCE = {"explicit": 0.95, "urgent_cue": 0.85, "priority_cue": 0.8, "default": 0.7}
 _REQUESTER_CONFIDENCE = {
     "field": 0.95,
@@ -114,21 +119,59 @@ def _grounded_phrases(extraction: Extraction | None, text: str, flags: list[str]
     return phrases
 
 
-def _model_lines(phrases: dict[str, str], scenario: Scenario) -> tuple[Line, ...]:
-    """Lines from grounded model phrases, used only when the rules found none."""
+def _model_lines(
+    phrases: dict[str, str], scenario: Scenario
+) -> tuple[tuple[Line, Fraction, str], ...]:
+    """(line, the count as the model quoted it, its words) from grounded model phrases whose
+    item the catalog knows as exactly one SKU."""
     cat, lines = catalog(scenario), []
     for key, item_phrase in phrases.items():
         if not key.startswith("item"):
             continue
         index = key[4:]
         skus = cat.lookup(item_phrase)
-        value = parse_quantity(phrases.get(f"qty{index}", ""))
+        said = phrases.get(f"qty{index}", "")
+        value = parse_quantity(said)
         if len(skus) != 1 or value is None:
             continue
-        quantity = convert(value, phrases.get(f"unit{index}") or None, cat.units[skus[0]])
+        unit = phrases.get(f"unit{index}") or None
+        # A word the model calls the unit that is no unit ("cajas", "bâches") names the goods.
+        known = unit if unit is not None and unit.lower() in UNIT_WORDS else None
+        quantity = convert(value, known, cat.units[skus[0]])
         if quantity:
-            lines.append(Line(skus[0], quantity, cat.units[skus[0]]))
+            words = " ".join(w for w in (said, unit or "", item_phrase) if w)
+            lines.append((Line(skus[0], quantity, cat.units[skus[0]]), value, words))
     return tuple(lines)
+
+
+def _with_model_lines(
+    items: ItemsResult, said: str, model: tuple[tuple[Line, Fraction, str], ...]
+) -> ItemsResult:
+    """The rules' lines plus the model's for counts the rules left unread.
+
+    A model line counts only for an item the rules did not read and only when its figure is one
+    of the counts the writer gave that no rule line was read from (coverage.py): the model
+    can name an item in words the catalog rules do not know, never invent a quantity. When the
+    rules found no line but asked about the item or quantity, the model's lines answer that only
+    if they leave no count unread.
+    """
+    left = unread(said, items.phrases.values())
+    ruled = {line.sku for line in items.lines}
+    extra: list[tuple[Line, str]] = []
+    for line, value, words in model:
+        if line.sku not in ruled and value in left:
+            left.remove(value)
+            ruled.add(line.sku)
+            extra.append((line, words))
+    if not extra:
+        return items
+    phrases = {**items.phrases, **{line.sku: words for line, words in extra}}
+    lines = (*items.lines, *(line for line, _ in extra))
+    if items.lines:
+        return ItemsResult(lines, items.missing, items.reasons, phrases)
+    if set(items.missing) <= {"item", "quantity"} and not left:
+        return ItemsResult(lines, (), (), phrases)
+    return items
 
 
 # The writer's last word on the time wins: what follows a correction, when it names a time.
@@ -207,8 +250,17 @@ def interpret(
     if not items.lines:  # "same items as my message below": the quoted order is the request
         said = digits_spoken(clean)
         items = resolve_items(said, catalog(scenario))
+    ruled_skus = {line.sku for line in items.lines}
+    model = _model_lines(phrases, scenario)
     if not items.lines and not items.missing:
-        items = ItemsResult(_model_lines(phrases, scenario), (), ())
+        items = ItemsResult(
+            tuple(line for line, _, _ in model), (), (), {ln.sku: w for ln, _, w in model}
+        )
+    else:
+        items = _with_model_lines(items, said, model)
+    modelled = {line.sku for line, _, _ in model} - ruled_skus
+    flags.extend(f"model_line:{line.sku}" for line in items.lines if line.sku in modelled)
+    flags.extend(f"{UNREAD_FLAG}{value}" for value in unread(said, items.phrases.values()))
     window = _window(said, submitted_at, phrases, flags)
     missing = set(items.missing)
     reasons = list(items.reasons)

@@ -14,6 +14,8 @@ from services.common.scenario import Scenario
 
 # The package's converter holds no state: one serves every call.
 _MGRS = _mgrs.MGRS()
+# What the package raises for a point it cannot convert (a private module: read, not guessed).
+MGRSError: type[Exception] = _mgrs._native.MGRSError
 # Zone 2 (174°W to 168°W) has none of the standard's exceptions and is clear of the antimeridian.
 _PLAIN_ZONE = 2
 # Its warning that a grid lies a little outside its band: such grids are read as before, quietly.
@@ -56,7 +58,10 @@ def utm_from_latlon(lat: float, lon: float, zone: int | None = None) -> tuple[in
     # The package chooses the zone itself. A transverse Mercator depends on the longitude only
     # through its distance from the meridian, so the point moves to a plain zone, keeping that.
     shifted = lon - _meridian(zone) + _meridian(_PLAIN_ZONE)
-    got, _, easting, northing = _MGRS.MGRSToUTM(_MGRS.toMGRS(lat, shifted))
+    try:
+        got, _, easting, northing = _MGRS.MGRSToUTM(_MGRS.toMGRS(lat, shifted))
+    except MGRSError as err:  # a point a world away from the zone lands off the globe
+        raise ValueError(f"({lat}, {lon}) cannot be projected on zone {zone}: {err}") from None
     if int(got) != _PLAIN_ZONE:
         raise ValueError(
             f"({lat}, {lon}) is more than 3° from zone {zone}'s meridian: project it in its own"

@@ -23,9 +23,10 @@ class ParserSettings(CommonSettings):
     )
     # Measured (qm eval parser, README): the rules alone accept clear orders correctly in
     # milliseconds; letting the model fill gaps on every order cost ~14 s and one injected field.
-    model_policy: Literal["always", "fallback"] = Field(
+    model_policy: Literal["always", "fallback", "unread"] = Field(
         default="fallback",
-        description="always: the model reads every order; fallback: only what rules cannot accept",
+        description="always: the model reads every order; fallback: only what rules cannot "
+        "accept; unread: that, and accepted orders with a count no line was read from",
     )
     judge: Literal["both", "prompt", "encoder", "off"] = Field(
         default="both",

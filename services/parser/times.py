@@ -170,6 +170,11 @@ def _groups(text: str) -> list[_Group]:
     return groups
 
 
+def time_spans(text: str) -> list[tuple[int, int]]:
+    """Where the text names a time or a date (what `resolve_window` reads), as [start, end)."""
+    return [(group.start, group.end) for group in _groups(text)]
+
+
 _ZONED = re.compile(r"[zcutghr]\s*$", _I)
 _VOLUME_AFTER = re.compile(r"^\s*(?:gal|gallons?|l\b|liters?|litres?)", _I)
 _CLOCK_BEFORE = re.compile(

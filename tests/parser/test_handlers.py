@@ -145,3 +145,28 @@ async def test_a_review_that_is_no_contract_is_dead_lettered_before_the_handler(
         )
         await wire.until("the dead letter and the next order", lambda: dead and out["parsed"])
     assert dead == [(b'{"order_id": 5}', "unknown_schema_version")]
+
+
+async def test_an_order_the_parsers_code_fails_on_is_dead_lettered_and_the_rest_go_on(
+    wire, monkeypatch
+):
+    """A bug met on one text (here: the place reader raising) must not stop the partition."""
+    from services.parser import places
+
+    parser, out = _parser(None, wire)
+    real = places.Gazetteer.mentions
+
+    def fragile(self, text):  # type: ignore[no-untyped-def]
+        if "Kestrel" in text:
+            raise RuntimeError("a bug this text meets")
+        return real(self, text)
+
+    monkeypatch.setattr(places.Gazetteer, "mentions", fragile)
+    bad = encode(_order("send 2 pallets of bottled water to the Kestrel bridge", 1))
+    good = encode(_order("send 3 pallets of bottled water to FOB Halcyon", 2))
+    async with wire.running(parser.broker) as bus:
+        await bus.publish(bad, Topic.ORDERS_SUBMITTED.value)
+        await bus.publish(good, Topic.ORDERS_SUBMITTED.value)
+        await wire.until("the dead letter and the next order", lambda: out["dlq"] and out["parsed"])
+    assert out["dlq"] == [bad]
+    assert OrderParsed.model_validate_json(out["parsed"][0]).lines[0].quantity == 3

@@ -222,3 +222,12 @@ def test_every_grid_of_the_data_designates_the_place_it_did() -> None:
         assert mgrs.locate(grid, scenario) == (nearest if dist <= 1000 else None), text
         designated += dist <= 1000
     assert designated >= 20, "the eval files' grids should designate many of its places"
+
+
+def test_a_grid_a_world_away_from_every_place_designates_none_and_raises_nothing() -> None:
+    """A grid in zone 33 read against places in zone 19: the places cannot be projected on
+    the grid's zone (the package raises its own error, off the globe); no place, no crash."""
+    demo = load_scenario(Path(__file__).resolve().parents[2] / "deploy/scenarios/demo.yaml")
+    assert mgrs.locate("33TWN 12345 67890", demo.scenario) is None
+    with pytest.raises(ValueError, match="cannot be projected on zone 33"):
+        mgrs.utm_from_latlon(41.1, -71.8, 33)
