@@ -24,7 +24,10 @@ from services.parser.modelstore import MODELS, fetch
 from services.parser.normalise import normalise
 
 LABELS = ("surveillance", "use_of_force", "none")
-TRAIN = Path(__file__).resolve().parents[2] / "tests" / "eval" / "redline-train.jsonl"
+EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
+# Short red-line and lawful sentences, then whole orders in many styles (both written by authors
+# who never saw the evaluation corpora).
+TRAIN = (EVAL_DIR / "redline-train.jsonl", EVAL_DIR / "redline-train-orders.jsonl")
 
 
 def fit_head(
@@ -51,7 +54,10 @@ def train_judge(
     model: Annotated[str, typer.Option(help=f"Model store name: {', '.join(MODELS)}.")] = (
         "qwen2.5-coder-0.5b"
     ),
-    data: Annotated[Path, typer.Option(help="Labelled texts, one {text, label} per line.")] = TRAIN,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(help="Labelled texts, one {text, label} per line (repeatable)."),
+    ] = None,
     l2: Annotated[float, typer.Option(help="L2 strength (measured: README, Red lines).")] = 10.0,
     threads: Annotated[int, typer.Option(help="llama.cpp threads.")] = 1,
 ) -> None:
@@ -60,7 +66,13 @@ def train_judge(
 
     if model not in MODELS:
         fail(f"unknown model {model!r}; choose one of {sorted(MODELS)}")
-    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line]
+    files = data or [path for path in TRAIN if path.exists()]
+    rows = [
+        json.loads(line)
+        for path in files
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
     try:
         embedder = LlamaEmbedder(fetch(model), threads)
     except LLMError as err:
@@ -80,7 +92,7 @@ def train_judge(
         mean=tuple(round(float(m), 6) for m in mean),
         scale=tuple(round(float(s), 6) for s in scale),
         model_sha256=MODELS[model].sha256,
-        trained_on=f"{data.name} ({len(rows)} texts, l2={l2})",
+        trained_on=f"{' + '.join(p.name for p in files)} ({len(rows)} texts, l2={l2})",
     )
     HEADS.mkdir(exist_ok=True)
     out = HEADS / f"{model}.json"
